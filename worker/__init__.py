@@ -1,0 +1,1 @@
+"""clinic-worker: appointment reminders and check-ins by SMS."""

@@ -1,0 +1,1 @@
+"""The clinic-worker command line."""

@@ -1,0 +1,167 @@
+"""clinic-worker appointments ..."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from sqlalchemy import select
+
+from worker import clinic, importer
+from worker.cli.context import CliContext, ctx_of
+from worker.cli.output import emit, emit_json, say
+from worker.db.engine import transaction
+from worker.db.models import Appointment, AppointmentStatus, utcnow
+from worker.errors import InputError
+from worker.scheduling import ReplanResult
+
+app = typer.Typer(help="Add, move, cancel, import and list appointments.", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+StartOpt = Annotated[str, typer.Option("--start", help="ISO 8601; without an offset, in CLINIC_TIMEZONE.")]
+COLUMNS = ("id", "patient_id", "start_at", "duration_minutes", "kind", "status")
+
+
+def appointment_dict(appointment: Appointment, result: ReplanResult | None = None) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": appointment.id,
+        "patient_id": appointment.patient_id,
+        "start_at": appointment.start_at,
+        "duration_minutes": appointment.duration_minutes,
+        "kind": appointment.kind,
+        "status": appointment.status,
+    }
+    if result is not None:
+        row["messages_planned"] = result.planned
+        row["messages_cancelled"] = result.cancelled
+    return row
+
+
+def _report(row: dict[str, Any], as_json: bool, verb: str) -> None:
+    if as_json:
+        emit_json(row)
+        return
+    say(
+        f"{verb} appointment {row['id']} ({row['status']}, {row['start_at'].isoformat()}): "
+        f"{row.get('messages_planned', 0)} message(s) planned, "
+        f"{row.get('messages_cancelled', 0)} cancelled"
+    )
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    patient: Annotated[int, typer.Option("--patient", help="Patient id.")],
+    start: StartOpt,
+    duration: Annotated[int, typer.Option(help="Minutes.")] = 60,
+    kind: Annotated[str, typer.Option(help="Appointment kind, e.g. session or consult.")] = "session",
+    as_json: JsonFlag = False,
+) -> None:
+    """Add an appointment and plan its reminders."""
+    cli = ctx_of(ctx)
+    start_at = clinic.parse_start(start, cli.settings.timezone)
+    with transaction(cli.sessions) as session:
+        appointment, result = clinic.add_appointment(
+            session, cli.settings, patient, start_at, duration=duration, kind=kind,
+            actor=cli.actor, now=utcnow(),
+        )
+        row = appointment_dict(appointment, result)
+    _report(row, as_json, "added")
+
+
+@app.command("reschedule")
+def reschedule(ctx: typer.Context, appointment_id: int, start: StartOpt, as_json: JsonFlag = False) -> None:
+    """Move an appointment: pending reminders are cancelled and new ones planned."""
+    cli = ctx_of(ctx)
+    start_at = clinic.parse_start(start, cli.settings.timezone)
+    with transaction(cli.sessions) as session:
+        appointment, result = clinic.reschedule_appointment(
+            session, cli.settings, appointment_id, start_at, actor=cli.actor, now=utcnow()
+        )
+        row = appointment_dict(appointment, result)
+    _report(row, as_json, "rescheduled")
+
+
+@app.command("cancel")
+def cancel(ctx: typer.Context, appointment_id: int, as_json: JsonFlag = False) -> None:
+    """Cancel an appointment and every message not yet sent for it."""
+    cli = ctx_of(ctx)
+    with transaction(cli.sessions) as session:
+        appointment, result = clinic.cancel_appointment(
+            session, cli.settings, appointment_id, actor=cli.actor, now=utcnow()
+        )
+        row = appointment_dict(appointment, result)
+    _report(row, as_json, "cancelled")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[AppointmentStatus | None, typer.Option(help="Only this status.")] = None,
+    patient: Annotated[int | None, typer.Option(help="Only this patient.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List appointments, soonest first."""
+    cli = ctx_of(ctx)
+    query = select(Appointment).order_by(Appointment.start_at, Appointment.id)
+    if status is not None:
+        query = query.where(Appointment.status == status.value)
+    if patient is not None:
+        query = query.where(Appointment.patient_id == patient)
+    with cli.sessions() as session:
+        rows = [appointment_dict(a) for a in session.scalars(query)]
+    emit(rows, as_json=as_json, title="Appointments", columns=COLUMNS)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV file; see the README for its header.")],
+    skip_invalid: Annotated[bool, typer.Option(help="Import the good rows even if some are bad.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import appointments (and new patients) from CSV. All or nothing unless --skip-invalid."""
+    cli = ctx_of(ctx)
+    now = utcnow()
+    report = importer.read_rows(file, cli.settings, now)
+    _refuse_if_invalid(report.invalid, skip_invalid)
+    with transaction(cli.sessions) as session:
+        problems = _apply_with_progress(cli, session, report, now)
+        _refuse_if_invalid(problems, skip_invalid)
+    report.invalid += problems
+    summary = {
+        "imported": report.imported,
+        "existing": report.existing,
+        "patients_created": report.patients_created,
+        "invalid": [{"line": line, "error": error} for line, error in sorted(report.invalid)],
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    for line, error in sorted(report.invalid):
+        say(f"skipped line {line}: {error}")
+    say(
+        f"imported {report.imported} appointment(s); {report.existing} already present; "
+        f"{report.patients_created} new patient(s); {len(report.invalid)} invalid row(s) skipped"
+    )
+
+
+def _apply_with_progress(cli: CliContext, session: Any, report: importer.ImportReport, now: Any) -> list[tuple[int, str]]:
+    with Progress(console=Console(stderr=True), transient=True, disable=len(report.rows) < 200 or not sys.stderr.isatty()) as bar:
+        task = bar.add_task("importing", total=len(report.rows))
+        return importer.apply_rows(
+            session, cli.settings, report, actor=cli.actor, now=now,
+            progress=lambda n: bar.advance(task, n),
+        )
+
+
+def _refuse_if_invalid(invalid: list[tuple[int, str]], skip_invalid: bool) -> None:
+    if not invalid or skip_invalid:
+        return
+    for line, error in sorted(invalid):
+        sys.stderr.write(f"line {line}: {error}\n")
+    raise InputError(f"nothing imported: {len(invalid)} invalid row(s); fix them or use --skip-invalid")

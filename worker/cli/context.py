@@ -1,0 +1,43 @@
+"""What every command shares: the Settings (built once), the database and the actor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import typer
+from sqlalchemy.orm import Session, sessionmaker
+
+from worker.audit import default_actor
+from worker.db.engine import make_engine, session_factory
+from worker.settings import Settings, load_settings
+
+
+@dataclass
+class CliContext:
+    by: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    _settings: Settings | None = None
+    _sessions: sessionmaker[Session] | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(**self.overrides)
+        return self._settings
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        if self._sessions is None:
+            self._sessions = session_factory(make_engine(self.settings.database_url))
+        return self._sessions
+
+    @property
+    def actor(self) -> str:
+        return f"operator:{self.by}" if self.by else default_actor()
+
+
+def ctx_of(ctx: typer.Context) -> CliContext:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, CliContext)
+    return obj

@@ -1,0 +1,70 @@
+"""`clinic-worker`: the operator's command line."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+
+from worker.cli import appointments, messages, ops, patients
+from worker.cli.context import CliContext
+from worker.errors import ClinicWorkerError, ConfigError
+
+app = typer.Typer(
+    help="Appointment reminders and check-ins by SMS for outpatient clinics.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(ops.db_app, name="db")
+app.add_typer(patients.app, name="patients")
+app.add_typer(appointments.app, name="appointments")
+app.add_typer(messages.app, name="messages")
+app.add_typer(messages.send_app, name="send")
+app.command("worker", context_settings=ops.PASS_THROUGH)(ops.run_worker)
+app.command("beat", context_settings=ops.PASS_THROUGH)(ops.run_beat)
+app.command("web")(ops.run_web)
+app.command("doctor")(ops.doctor)
+
+
+@app.command("demo")
+def demo() -> None:
+    """Run the whole pipeline on throwaway defaults (console SMS) and finish in under a minute."""
+    from worker.cli.demo import run_demo
+
+    run_demo()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    by: Annotated[str | None, typer.Option("--by", help="Who is acting, for the audit trail (default: OS user).")] = None,
+) -> None:
+    ctx.obj = CliContext(by=by)
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            sys.stderr.write(f"error: {problem}\n")
+        sys.exit(2)
+    except ClinicWorkerError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(1)
+    except (OperationalError, ProgrammingError) as exc:
+        sys.stderr.write(f"error: database: {_db_reason(exc)}\n")
+        sys.exit(1)
+    except SQLAlchemyError as exc:
+        sys.stderr.write(f"error: database: {type(exc).__name__}\n")
+        sys.exit(1)
+
+
+def _db_reason(exc: SQLAlchemyError) -> str:
+    text = str(getattr(exc, "orig", exc)).splitlines()[0]
+    if "no such table" in text or "does not exist" in text and "relation" in text:
+        return "the schema is missing; run `clinic-worker db upgrade`"
+    return text

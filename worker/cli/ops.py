@@ -1,0 +1,101 @@
+"""Running the processes and checking the installation: db, worker, beat, web, doctor."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from worker.cli.context import ctx_of
+from worker.cli.output import emit_json, say
+from worker.db.engine import make_engine
+from worker.db.migrate import upgrade
+from worker.errors import SmsError
+from worker.health import Check, check_database, check_queue, check_redis
+from worker.logs import configure_logging
+from worker.runtime import make_redis
+from worker.settings import Settings
+from worker.sms import make_sender
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Create or migrate the schema to the current version."""
+    settings = ctx_of(ctx).settings
+    upgrade(settings.database_url)
+    say("database schema is up to date")
+
+
+def _celery(settings: Settings) -> object:
+    from worker.celery_app import app, attach_settings
+
+    attach_settings(app, settings)
+    configure_logging(settings.log_level, settings.log_format)
+    return app
+
+
+def run_worker(ctx: typer.Context) -> None:
+    """Run a Celery worker (extra arguments go to `celery worker`)."""
+    app = _celery(ctx_of(ctx).settings)
+    app.worker_main(argv=["worker", "--loglevel", ctx_of(ctx).settings.log_level, *ctx.args])  # type: ignore[attr-defined]
+
+
+def run_beat(ctx: typer.Context) -> None:
+    """Run Celery beat, which starts the dispatcher every CLINIC_DISPATCH_INTERVAL seconds."""
+    settings = ctx_of(ctx).settings
+    if settings.redis_url.startswith("memory://"):
+        raise typer.BadParameter("beat needs Redis; CLINIC_REDIS_URL is memory://")
+    app = _celery(settings)
+    app.start(argv=["beat", "--loglevel", settings.log_level, *ctx.args])  # type: ignore[attr-defined]
+
+
+def run_web(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Serve the webhooks and /healthz with uvicorn."""
+    import uvicorn
+
+    from worker.web import create_app
+
+    settings = ctx_of(ctx).settings
+    configure_logging(settings.log_level, settings.log_format)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+
+
+def doctor(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Check the settings, database, migrations, Redis, the queue and the SMS credentials."""
+    settings = ctx_of(ctx).settings
+    engine = make_engine(settings.database_url)
+    checks = {"settings": Check(True, _settings_summary(settings)),
+              "database": check_database(engine, settings)}
+    if checks["database"].ok:
+        checks["queue"] = check_queue(engine, settings)
+    checks["redis"] = check_redis(None if settings.redis_url.startswith("memory://") else make_redis(settings))
+    checks["sms"] = _check_sms(settings)
+    engine.dispose()
+    if as_json:
+        emit_json({name: check.as_dict() for name, check in checks.items()})
+    else:
+        for name, check in checks.items():
+            say(f"{'[green]ok[/]' if check.ok else '[red]FAIL[/]':>4}  {name:<9} {check.detail}")
+    if not all(check.ok for check in checks.values()):
+        raise typer.Exit(1)
+
+
+def _settings_summary(settings: Settings) -> str:
+    # Never the token: only whether one is set.
+    token = "set" if settings.twilio_auth_token.get_secret_value() else "not set"
+    return (f"sms={settings.sms_backend}, timezone={settings.timezone}, "
+            f"send_rate={settings.send_rate}/s, twilio token {token}")
+
+
+def _check_sms(settings: Settings) -> Check:
+    try:
+        return Check(True, make_sender(settings).check())
+    except SmsError as exc:
+        return Check(False, f"{exc}" + (f" (code {exc.code})" if exc.code else ""))

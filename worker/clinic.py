@@ -1,0 +1,185 @@
+"""Operator actions on patients and appointments. Each runs inside the caller's transaction,
+re-plans messages in that same transaction and writes an audit row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worker import audit
+from worker.db.models import (
+    ACTIVE_APPOINTMENT,
+    PENDING_MESSAGE,
+    Appointment,
+    AppointmentStatus,
+    Message,
+    MessageStatus,
+    Patient,
+)
+from worker.errors import InputError, NotFound
+from worker.phones import to_e164
+from worker.scheduling import ReplanResult, replan
+from worker.settings import Settings, check_timezone
+
+LANGUAGES = ("en", "es")
+MAX_DURATION_MINUTES = 24 * 60
+
+
+@dataclass(frozen=True)
+class PatientInput:
+    name: str
+    phone: str
+    timezone: str | None = None
+    language: str = "en"
+    consent: bool = True
+
+
+def parse_start(text: str, zone: str) -> datetime:
+    """An ISO 8601 time; without an offset it is read in `zone` (the clinic's)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"{text.strip()!r} is not an ISO 8601 time like 2026-12-01T15:30") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=check_timezone(zone))
+    return value.astimezone(UTC)
+
+
+def validate_patient(data: PatientInput, settings: Settings) -> PatientInput:
+    name = data.name.strip()
+    if not name:
+        raise InputError("name must not be empty")
+    language = data.language.strip().lower()
+    if language not in LANGUAGES:
+        raise InputError(f"language must be one of {', '.join(LANGUAGES)}, not {data.language!r}")
+    zone = (data.timezone or settings.timezone).strip()
+    try:
+        check_timezone(zone)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    return PatientInput(name, to_e164(data.phone), zone, language, data.consent)
+
+
+def add_patient(
+    session: Session, settings: Settings, data: PatientInput, actor: str, now: datetime
+) -> Patient:
+    data = validate_patient(data, settings)
+    if session.scalar(select(Patient.id).where(Patient.phone == data.phone)) is not None:
+        raise InputError("a patient with this phone number already exists")
+    patient = Patient(
+        name=data.name,
+        phone=data.phone,
+        timezone=data.timezone,
+        language=data.language,
+        sms_consent=data.consent,
+        consent_at=now if data.consent else None,
+        consent_source=actor if data.consent else None,
+        opted_out=False,
+        created_at=now,
+    )
+    session.add(patient)
+    session.flush()
+    audit.record(session, actor, "patient.add", patient_id=patient.id, consent=data.consent)
+    return patient
+
+
+def get_patient(session: Session, patient_id: int) -> Patient:
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound(f"no patient with id {patient_id}")
+    return patient
+
+
+def _locked_appointment(session: Session, appointment_id: int) -> Appointment:
+    # The row lock orders us against a send in progress (see dispatch.begin_send).
+    appointment = session.get(Appointment, appointment_id, with_for_update=True)
+    if appointment is None:
+        raise NotFound(f"no appointment with id {appointment_id}")
+    return appointment
+
+
+def check_schedule(start_at: datetime, duration: int, now: datetime) -> None:
+    if start_at <= now:
+        raise InputError(f"start {start_at.isoformat()} is in the past")
+    if not 1 <= duration <= MAX_DURATION_MINUTES:
+        raise InputError(f"duration must be between 1 and {MAX_DURATION_MINUTES} minutes")
+
+
+def add_appointment(
+    session: Session,
+    settings: Settings,
+    patient_id: int,
+    start_at: datetime,
+    *,
+    duration: int = 60,
+    kind: str = "session",
+    actor: str,
+    now: datetime,
+) -> tuple[Appointment, ReplanResult]:
+    get_patient(session, patient_id)
+    check_schedule(start_at, duration, now)
+    appointment = Appointment(
+        patient_id=patient_id,
+        start_at=start_at,
+        duration_minutes=duration,
+        kind=kind.strip() or "session",
+        status=AppointmentStatus.SCHEDULED,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(appointment)
+    result = replan(session, appointment, settings.reminder_offsets, now, "appointment added")
+    audit.record(
+        session, actor, "appointment.add", patient_id=patient_id,
+        entity="appointment", entity_id=appointment.id, planned=result.planned,
+    )
+    return appointment, result
+
+
+def reschedule_appointment(
+    session: Session, settings: Settings, appointment_id: int, start_at: datetime,
+    *, actor: str, now: datetime,
+) -> tuple[Appointment, ReplanResult]:
+    appointment = _locked_appointment(session, appointment_id)
+    if appointment.status not in ACTIVE_APPOINTMENT:
+        raise InputError(f"appointment {appointment_id} is {appointment.status}; it cannot move")
+    check_schedule(start_at, appointment.duration_minutes, now)
+    appointment.start_at = start_at
+    appointment.status = AppointmentStatus.SCHEDULED  # a new time needs a new confirmation
+    appointment.updated_at = now
+    result = replan(session, appointment, settings.reminder_offsets, now, "appointment rescheduled")
+    audit.record(
+        session, actor, "appointment.reschedule", patient_id=appointment.patient_id,
+        entity="appointment", entity_id=appointment.id,
+        planned=result.planned, cancelled=result.cancelled,
+    )
+    return appointment, result
+
+
+def cancel_appointment(
+    session: Session, settings: Settings, appointment_id: int, *, actor: str, now: datetime
+) -> tuple[Appointment, ReplanResult]:
+    appointment = _locked_appointment(session, appointment_id)
+    if appointment.status == AppointmentStatus.CANCELLED:
+        return appointment, ReplanResult(planned=0, cancelled=0)
+    appointment.status = AppointmentStatus.CANCELLED
+    appointment.updated_at = now
+    result = replan(session, appointment, settings.reminder_offsets, now, "appointment cancelled")
+    audit.record(
+        session, actor, "appointment.cancel", patient_id=appointment.patient_id,
+        entity="appointment", entity_id=appointment.id, cancelled=result.cancelled,
+    )
+    return appointment, result
+
+
+def cancel_pending_for_patient(session: Session, patient_id: int, reason: str) -> int:
+    """Cancel every message of the patient not yet handed to the provider."""
+    rows = session.scalars(
+        select(Message).where(Message.patient_id == patient_id, Message.status.in_(PENDING_MESSAGE))
+    ).all()
+    for row in rows:
+        row.status, row.reason, row.lease_until = MessageStatus.CANCELLED, reason, None
+    return len(rows)

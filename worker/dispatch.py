@@ -1,0 +1,112 @@
+"""Claiming due messages and sending one: plain functions the Celery tasks call.
+
+The database decides who sends what. The dispatcher moves due rows planned -> queued with a
+lease; a send task moves one row queued -> sending with a conditional UPDATE and goes on only
+if it changed that row. A task delivered twice, or a row re-queued after its lease ran out,
+therefore never sends twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from worker.db.engine import transaction
+from worker.db.models import Message, MessageStatus
+
+# A worker holds a row in `sending` only for one provider call; a row still there after this
+# long belongs to a worker that died mid-call, and whether Twilio got it is unknown.
+SENDING_LEASE = timedelta(minutes=2)
+
+
+def claim_due(
+    sessions: sessionmaker[Session], now: datetime, limit: int, lease: timedelta
+) -> list[int]:
+    """Claim up to `limit` due messages for sending and return their ids.
+
+    Due planned rows come first, then queued rows whose lease ran out (their task was lost:
+    a worker died or Redis lost its data). On PostgreSQL, SKIP LOCKED lets two dispatchers
+    run at once without waiting on or double-claiming each other's rows; SQLite runs one
+    writer at a time, so the conditional UPDATE alone is atomic there.
+    """
+    with transaction(sessions) as session:
+        ids = _claim(session, Message.status == MessageStatus.PLANNED, Message.due_at, now,
+                     limit, lease)
+        if len(ids) < limit:
+            ids += _claim(session, Message.status == MessageStatus.QUEUED, Message.lease_until,
+                          now, limit - len(ids), lease)
+    return ids
+
+
+def _claim(
+    session: Session, status_is: object, due_column: object, now: datetime, limit: int,
+    lease: timedelta,
+) -> list[int]:
+    due = and_(status_is, due_column <= now)  # type: ignore[operator]
+    candidates = (
+        select(Message.id)
+        .where(due)
+        .order_by(due_column)  # type: ignore[arg-type]
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    statement = (
+        update(Message)
+        .where(Message.id.in_(candidates), due)
+        .values(status=MessageStatus.QUEUED, queued_at=now, lease_until=now + lease,
+                updated_at=now)
+        .returning(Message.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(session.scalars(statement))
+
+
+def extend_lease(sessions: sessionmaker[Session], message_id: int, until: datetime) -> None:
+    """Keep a queued row from being re-claimed while its task waits to retry."""
+    with transaction(sessions) as session:
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.status == MessageStatus.QUEUED)
+            .values(lease_until=until)
+        )
+
+
+def expire_stuck_sending(sessions: sessionmaker[Session], now: datetime) -> int:
+    """Rows left in `sending` by a worker that died mid-call become `ambiguous`.
+
+    Twilio has no idempotency key for messages: resending could text the patient twice,
+    so these are recorded for an operator (and reconciliation) instead of resent.
+    """
+    with transaction(sessions) as session:
+        result = session.execute(
+            update(Message)
+            .where(Message.status == MessageStatus.SENDING, Message.lease_until < now)
+            .values(status=MessageStatus.AMBIGUOUS, lease_until=None, updated_at=now,
+                    reason="worker stopped during the provider call; not resent")
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class QueueHealth:
+    overdue: int  # due but not claimed for longer than a few dispatch intervals
+    stuck_sending: int
+    oldest_overdue: datetime | None
+
+
+def queue_health(session: Session, now: datetime, interval: float) -> QueueHealth:
+    cutoff = now - timedelta(seconds=max(3 * interval, 60))
+    overdue_q = select(func.count(), func.min(Message.due_at)).where(
+        Message.status == MessageStatus.PLANNED, Message.due_at < cutoff
+    )
+    overdue, oldest = session.execute(overdue_q).one()
+    stuck = session.scalar(
+        select(func.count()).where(
+            Message.status == MessageStatus.SENDING, Message.lease_until < now
+        )
+    )
+    return QueueHealth(overdue=int(overdue), stuck_sending=int(stuck or 0), oldest_overdue=oldest)

@@ -1,0 +1,62 @@
+"""Checks shared by `clinic-worker doctor` and `GET /healthz`. None of them prints a secret."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from worker.db.engine import session_factory
+from worker.db.migrate import current_revision, head_revision
+from worker.db.models import utcnow
+from worker.dispatch import queue_health
+from worker.settings import Settings
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"ok": self.ok, "detail": self.detail}
+
+
+def check_database(engine: Engine, settings: Settings) -> Check:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        current = current_revision(engine)
+    except SQLAlchemyError as exc:
+        return Check(False, f"cannot connect: {type(exc.orig or exc).__name__}")
+    head = head_revision()
+    if current != head:
+        return Check(False, f"schema at {current or 'nothing'}, code needs {head}: run `clinic-worker db upgrade`")
+    return Check(True, f"{engine.dialect.name}, schema {current}")
+
+
+def check_queue(engine: Engine, settings: Settings) -> Check:
+    try:
+        with session_factory(engine)() as session:
+            health = queue_health(session, utcnow(), settings.dispatch_interval)
+    except SQLAlchemyError as exc:
+        return Check(False, f"cannot read messages: {type(exc).__name__}")
+    problems = []
+    if health.overdue:
+        problems.append(f"{health.overdue} due message(s) not claimed since "
+                        f"{health.oldest_overdue:%Y-%m-%d %H:%M:%S} UTC: is beat running?")
+    if health.stuck_sending:
+        problems.append(f"{health.stuck_sending} message(s) stuck in sending: is a worker hung?")
+    return Check(not problems, "; ".join(problems) or "no overdue or stuck messages")
+
+
+def check_redis(client: Any) -> Check:
+    if client is None:
+        return Check(True, "in-process broker (no Redis)")
+    try:
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure is the answer
+        return Check(False, f"no answer: {type(exc).__name__}")
+    return Check(True, "answers")

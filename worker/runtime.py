@@ -1,0 +1,90 @@
+"""Everything a worker process needs, built once from Settings and passed down."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from worker.db.engine import make_engine, session_factory
+from worker.ratelimit import RateLimiter
+from worker.settings import Settings
+from worker.sms import SmsSender, make_sender
+from worker.templates import Templates, load_templates
+
+
+class Limiter(Protocol):
+    def reserve(self, max_wait: float) -> tuple[bool, float]: ...
+
+
+class LocalRateLimiter:
+    """For the demo without Redis (in-process broker): one process, so a lock is enough."""
+
+    def __init__(self, rate_per_second: float) -> None:
+        self._interval = 1.0 / rate_per_second
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def reserve(self, max_wait: float) -> tuple[bool, float]:
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            if slot - now > max_wait:
+                return False, slot - now
+            self._next = slot + self._interval
+            return True, slot - now
+
+
+def make_redis(settings: Settings) -> Any:
+    import redis
+
+    # Without timeouts a half-open connection blocks a worker forever.
+    return redis.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=5,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+        retry_on_timeout=True,
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    sender: SmsSender
+    templates: Templates
+    limiter: Limiter
+    redis: Any = None
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self.redis is not None:
+            self.redis.close()
+
+
+def build_runtime(settings: Settings, *, sender: SmsSender | None = None) -> Runtime:
+    engine = make_engine(settings.database_url)
+    redis_client = None
+    limiter: Limiter
+    if settings.redis_url.startswith("memory://"):
+        limiter = LocalRateLimiter(settings.send_rate)
+    else:
+        redis_client = make_redis(settings)
+        limiter = RateLimiter(redis_client, f"{settings.queue_name}:send-rate", settings.send_rate)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        sender=sender or make_sender(settings),
+        templates=load_templates(settings),
+        limiter=limiter,
+        redis=redis_client,
+    )

@@ -1,0 +1,189 @@
+"""The one Settings object: built at each entry point from the environment and passed down.
+
+Nothing here runs at import time. `load_settings()` is called by the CLI, by the Celery
+app's lazy configuration and by the web app factory; everything else receives the object.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from worker.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse `90s`, `15m`, `2h` or `7d` into a timedelta (units: s, m, h, d)."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"{text.strip()!r} is not a duration like 90s, 15m, 2h or 2d")
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def format_duration(delta: timedelta) -> str:
+    """The shortest exact spelling of a duration in the units parse_duration accepts."""
+    seconds = int(delta.total_seconds())
+    for unit in ("d", "h", "m"):
+        if seconds and seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{Path.cwd() / 'clinic-worker.sqlite3'}"
+
+
+class Settings(BaseSettings):
+    """Every setting, read from CLINIC_* variables, a .env file or a secrets directory."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CLINIC_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        secrets_dir=None,
+    )
+
+    database_url: str = Field(default_factory=_default_database_url)
+    redis_url: str = "redis://localhost:6379/0"
+    sms_backend: Literal["twilio", "console"] = "console"
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_from_number: str = ""
+    twilio_messaging_service_sid: str = ""
+    twilio_api_url: str = "https://api.twilio.com"
+    twilio_timeout: float = Field(default=10.0, gt=0, le=120)
+    public_url: str = ""
+    clinic_name: str = "Our clinic"
+    clinic_phone: str = ""
+    timezone: str = "America/New_York"
+    reminder_offsets: Annotated[tuple[timedelta, ...], NoDecode] = (
+        timedelta(hours=48),
+        timedelta(hours=2),
+    )
+    dispatch_interval: float = Field(default=30.0, gt=0, le=3600)
+    dispatch_batch: int = Field(default=500, ge=1, le=10000)
+    send_rate: float = Field(default=1.0, gt=0, le=10000)
+    send_max_attempts: int = Field(default=5, ge=1, le=50)
+    claim_lease: Annotated[timedelta, NoDecode] = timedelta(minutes=5)
+    reminder_grace: Annotated[timedelta, NoDecode] = timedelta(minutes=15)
+    message_validity: Annotated[timedelta, NoDecode] = timedelta(hours=4)
+    config_dir: Path | None = None
+    queue_name: str = "clinic-worker"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "text"] = "auto"
+
+    @field_validator("reminder_offsets", mode="before")
+    @classmethod
+    def _parse_offsets(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [part for part in value.split(",") if part.strip()]
+            if not parts:
+                raise ValueError("give at least one offset, for example 48h,2h")
+            offsets = sorted({parse_duration(part) for part in parts}, reverse=True)
+            if any(offset.total_seconds() <= 0 for offset in offsets):
+                raise ValueError("offsets must be greater than zero")
+            return tuple(offsets)
+        return value
+
+    @field_validator("claim_lease", "reminder_grace", "message_validity", mode="before")
+    @classmethod
+    def _parse_one_duration(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_duration(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        check_timezone(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            # psycopg 3 is the driver we ship; plain postgresql:// would pick psycopg2.
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "memory://")):
+            raise ValueError("must start with redis:// or rediss://")
+        return value
+
+    @field_validator("twilio_api_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _twilio_complete(self) -> Settings:
+        if self.sms_backend != "twilio":
+            return self
+        missing = [
+            name
+            for name, present in (
+                ("CLINIC_TWILIO_ACCOUNT_SID", bool(self.twilio_account_sid)),
+                ("CLINIC_TWILIO_AUTH_TOKEN", bool(self.twilio_auth_token.get_secret_value())),
+                (
+                    "CLINIC_TWILIO_FROM_NUMBER or CLINIC_TWILIO_MESSAGING_SERVICE_SID",
+                    bool(self.twilio_from_number or self.twilio_messaging_service_sid),
+                ),
+            )
+            if not present
+        ]
+        if missing:
+            raise ValueError("CLINIC_SMS_BACKEND=twilio needs " + ", ".join(missing))
+        return self
+
+
+def check_timezone(name: str) -> zoneinfo.ZoneInfo:
+    """Return the zone or raise ValueError naming the unknown zone."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name like America/Chicago)")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings, turning validation errors into one ConfigError with a line per problem.
+
+    A secrets directory (Docker secrets: one file per setting, named like the variable in
+    lower case without prefix, e.g. /run/secrets/twilio_auth_token) is read when
+    CLINIC_SECRETS_DIR names one.
+    """
+    import os
+
+    secrets_dir = os.environ.get("CLINIC_SECRETS_DIR")
+    try:
+        if secrets_dir:
+            return Settings(_secrets_dir=secrets_dir, **overrides)
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        name = f"CLINIC_{field.upper()}" if field else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"{name}: {message}")
+    return lines

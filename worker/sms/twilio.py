@@ -1,0 +1,137 @@
+"""The Twilio sender. Twilio's error codes and HTTP failures are translated here and only here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import requests
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from worker.errors import SmsError
+from worker.settings import Settings
+from worker.sms.base import OutboundSms
+
+_TWILIO_BASE = "https://api.twilio.com"
+
+# Codes answered synchronously by Messages.create that no retry can fix.
+_PERMANENT_CODES = {
+    20003,  # authentication failed
+    20404,  # resource not found (wrong account or service SID)
+    21211,  # invalid 'To' number
+    21212,  # invalid 'From' number
+    21408,  # region not enabled
+    21602,  # body required
+    21606,  # 'From' is not a valid message-capable number
+    21608,  # trial account: unverified number
+    21610,  # recipient replied STOP: blocked until START
+    21612,  # 'To' not reachable from this 'From'
+    21614,  # 'To' is not a mobile number
+    21617,  # body too long
+    21635,  # landline
+    21703,  # messaging service has no phone numbers
+}
+_RETRYABLE_CODES = {20429, 20500, 20503, 30001}
+_UNSUBSCRIBED = 21610
+
+
+def quiet_twilio_logging() -> None:
+    """twilio.http_client logs request URLs and form data (numbers, bodies) at INFO."""
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    logging.getLogger("twilio").setLevel(logging.WARNING)
+
+
+class _RedirectingHttpClient(TwilioHttpClient):  # type: ignore[misc]
+    """Sends the real client's requests to another base URL (a local stand-in in tests)."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__(timeout=timeout, logger=logging.getLogger("twilio.http_client"))
+        self._base_url = base_url.rstrip("/")
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if self._base_url != _TWILIO_BASE and url.startswith(_TWILIO_BASE):
+            url = self._base_url + url[len(_TWILIO_BASE) :]
+        return super().request(method, url, *args, **kwargs)
+
+
+def classify_rest_error(status: int, code: int | None) -> SmsError:
+    """Turn Twilio's HTTP status and error code into an SmsError that knows if it is final."""
+    if code == _UNSUBSCRIBED:
+        return SmsError("recipient has opted out at Twilio", permanent=True, code=code, opted_out=True)
+    if code in _PERMANENT_CODES:
+        return SmsError(f"rejected by Twilio ({code})", permanent=True, code=code)
+    if code in _RETRYABLE_CODES or status == 429 or status >= 500:
+        return SmsError(f"Twilio busy or failing (HTTP {status})", permanent=False, code=code)
+    # Any other 4xx is a request Twilio will keep refusing.
+    return SmsError(f"rejected by Twilio (HTTP {status})", permanent=True, code=code)
+
+
+def classify_network_error(exc: requests.RequestException) -> SmsError:
+    """A request that never left is safe to retry; one that may have arrived is ambiguous."""
+    if isinstance(exc, requests.ConnectTimeout) or _never_connected(exc):
+        return SmsError("could not reach Twilio", permanent=False)
+    if isinstance(exc, requests.ReadTimeout | requests.ConnectionError):
+        return SmsError("no answer from Twilio after sending", permanent=False, ambiguous=True)
+    return SmsError(f"HTTP error talking to Twilio ({type(exc).__name__})", permanent=False)
+
+
+def _never_connected(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if type(seen).__name__ in {"NewConnectionError", "NameResolutionError"}:
+            return True
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        seen = seen.__context__ or seen.__cause__ or _reason(seen)
+    return False
+
+
+def _reason(exc: BaseException) -> BaseException | None:
+    inner = exc.args[0] if exc.args else None
+    reason = getattr(inner, "reason", None)
+    if isinstance(reason, BaseException):
+        return reason
+    return inner if isinstance(inner, BaseException) else None
+
+
+class TwilioSender:
+    """One per process: the client keeps a pooled HTTP session."""
+
+    def __init__(self, settings: Settings) -> None:
+        quiet_twilio_logging()
+        self._settings = settings
+        http = _RedirectingHttpClient(settings.twilio_api_url, settings.twilio_timeout)
+        self._client = Client(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token.get_secret_value(),
+            http_client=http,
+        )
+
+    def send(self, sms: OutboundSms) -> str:
+        params: dict[str, Any] = {"to": sms.to, "body": sms.body}
+        if self._settings.twilio_messaging_service_sid:
+            params["messaging_service_sid"] = self._settings.twilio_messaging_service_sid
+        else:
+            params["from_"] = self._settings.twilio_from_number
+        if sms.status_callback:
+            params["status_callback"] = sms.status_callback
+        if sms.validity_period:
+            params["validity_period"] = sms.validity_period
+        try:
+            message = self._client.messages.create(**params)
+        except TwilioRestException as exc:
+            raise classify_rest_error(exc.status, exc.code) from None
+        except requests.RequestException as exc:
+            raise classify_network_error(exc) from None
+        return str(message.sid)
+
+    def check(self) -> str:
+        try:
+            account = self._client.api.v2010.accounts(self._settings.twilio_account_sid).fetch()
+        except TwilioRestException as exc:
+            raise classify_rest_error(exc.status, exc.code) from None
+        except requests.RequestException as exc:
+            raise classify_network_error(exc) from None
+        return f"Twilio account {account.sid} is {account.status}"
