@@ -164,13 +164,15 @@ def check_timezone(name: str) -> zoneinfo.ZoneInfo:
 def load_settings(**overrides: Any) -> Settings:
     """Build Settings, turning validation errors into one ConfigError with a line per problem.
 
-    A secrets directory (Docker secrets: one file per setting, named like the variable in
-    lower case without prefix, e.g. /run/secrets/twilio_auth_token) is read when
-    CLINIC_SECRETS_DIR names one.
+    A secrets directory (Docker secrets: one file per setting, named like its variable,
+    e.g. /run/secrets/clinic_twilio_auth_token) is read from CLINIC_SECRETS_DIR, or from
+    /run/secrets when that exists. Environment variables win over secret files.
     """
     import os
 
     secrets_dir = os.environ.get("CLINIC_SECRETS_DIR")
+    if not secrets_dir and Path("/run/secrets").is_dir():
+        secrets_dir = "/run/secrets"
     try:
         if secrets_dir:
             return Settings(_secrets_dir=secrets_dir, **overrides)

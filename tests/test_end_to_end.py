@@ -1,0 +1,67 @@
+"""The whole pipeline as deployed: real `clinic-worker worker` and `beat` processes on a
+private Redis, the real twilio client talking to the stand-in."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from tests.conftest import RedisServer, make_settings
+from tests.helpers import add_appointment, add_patient, messages_of
+from tests.twilio_standin import StandIn
+from worker import clinic
+from worker.db.engine import make_engine, session_factory, transaction
+from worker.db.models import Patient, utcnow
+
+pytestmark = pytest.mark.slow
+
+
+def _wait_until(predicate: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not predicate():
+        time.sleep(0.2)
+
+
+def test_reminders_go_out_once_each_on_time_and_only_to_those_who_should_get_them(
+    db_url: str, redis_server: RedisServer, standin: StandIn, spawn: Any
+) -> None:
+    settings = make_settings(db_url, redis_server.url, standin.url, reminder_offsets="8s,4s",
+                             dispatch_interval=1.0, send_rate=20.0)
+    sessions = session_factory(make_engine(settings.database_url))
+    worker = spawn(["worker", "--concurrency", "2"], settings, "worker")
+    beat = spawn(["beat"], settings, "beat")
+    worker.wait_for("ready")
+    beat.wait_for("beat: Starting")
+
+    start = utcnow() + timedelta(seconds=14)
+    phones = {name: f"+1202555{n:04d}" for n, name in enumerate(["ok", "stopped", "noconsent", "moved", "gone"], 150)}
+    ids = {name: add_patient(sessions, settings, phone, consent=(name != "noconsent")) for name, phone in phones.items()}
+    appts = {name: add_appointment(sessions, settings, pid, start) for name, pid in ids.items()}
+    with transaction(sessions) as session:
+        session.execute(update(Patient).where(Patient.id == ids["stopped"]).values(opted_out=True))
+        clinic.reschedule_appointment(session, settings, appts["moved"], start + timedelta(seconds=4),
+                                      actor="test", now=utcnow())
+        clinic.cancel_appointment(session, settings, appts["gone"], actor="test", now=utcnow())
+
+    _wait_until(lambda: len(standin.accepted) >= 4, timeout=30)
+    time.sleep(3)  # anything sent twice would arrive now
+
+    got = {name: standin.accepted_to(phone) for name, phone in phones.items()}
+    assert {name: len(sms) for name, sms in got.items()} == {
+        "ok": 2, "stopped": 0, "noconsent": 0, "moved": 2, "gone": 0}, worker.output()[-2000:]
+    for name in ("ok", "moved"):
+        rows = [m for m in messages_of(sessions, appts[name]) if m.status == "sent"]
+        assert len(rows) == 2
+        for row in rows:
+            [sms] = [s for s in got[name] if s.sid == row.twilio_sid]
+            lateness = sms.at - row.due_at.timestamp()
+            assert 0 <= lateness < 3.5, f"{name} sent {lateness:.1f}s after due"
+            assert sms.body.endswith("Reply C to confirm or R to reschedule")
+    assert {m.status for m in messages_of(sessions, appts["stopped"])} == {"skipped"}
+    assert {m.status for m in messages_of(sessions, appts["noconsent"])} == {"skipped"}
+    assert {m.status for m in messages_of(sessions, appts["gone"])} == {"cancelled"}
+    assert phones["ok"] not in worker.output() + beat.output()

@@ -1,0 +1,108 @@
+"""CSV import: all or nothing, bad rows named by line, re-import harmless."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.test_cli import Cli, cli  # noqa: F401 - the fixture
+from worker.db.models import Appointment, Patient
+
+GOOD = (
+    "name,phone,start,duration,kind,timezone,language\n"
+    "Ana Example,202-555-0143,2031-03-04T10:00,60,session,America/Chicago,es\n"
+    "Ben Example,+1 202 555 0144,2031-03-04T11:00,,,,\n"
+    "Ana Example,202-555-0143,2031-03-11T10:00,60,session,,\n"
+)
+
+
+def _write(tmp_path: Path, text: str, name: str = "in.csv", **kwargs: str) -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(kwargs.get("encoding", "utf-8")))
+    return path
+
+
+def test_import_creates_patients_and_appointments_with_reminders(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+    report = cli.json("appointments", "import", str(_write(tmp_path, GOOD)))
+    assert report == {"imported": 3, "existing": 0, "patients_created": 2, "invalid": []}
+    patients = cli.json("patients", "list")
+    assert [(p["phone"], p["timezone"], p["language"]) for p in patients] == [
+        ("+12025550143", "America/Chicago", "es"), ("+12025550144", "America/New_York", "en")]
+    assert len(cli.json("messages", "list")) == 6
+
+
+def test_reimporting_the_same_file_doubles_nothing(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+    path = _write(tmp_path, GOOD)
+    cli.run("appointments", "import", str(path))
+    again = cli.json("appointments", "import", str(path))
+    assert (again["imported"], again["existing"], again["patients_created"]) == (0, 3, 0)
+    assert len(cli.json("appointments", "list")) == 3
+
+
+def test_a_bad_row_is_reported_by_line_and_nothing_is_imported(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+    text = GOOD + "Cy Example,202-555-0145,not-a-date,,,,\nDee,202-555-0146,2031-03-04T12:00,,,Mars/Base,\n"
+    result = cli.run("appointments", "import", str(_write(tmp_path, text)), ok=False)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "line 5: 'not-a-date' is not an ISO 8601 time like 2026-12-01T15:30"
+    assert lines[1].startswith("line 6: unknown time zone 'Mars/Base'")
+    assert lines[2] == "error: nothing imported: 2 invalid row(s); fix them or use --skip-invalid"
+    assert cli.json("patients", "list") == []
+
+
+def test_skip_invalid_imports_the_good_rows_and_lists_the_bad(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+    text = GOOD + "Cy Example,202-555-0145,2031-03-04T10:00,abc,,,\n" + GOOD.splitlines()[1] + "\n"
+    report = cli.json("appointments", "import", str(_write(tmp_path, text)), "--skip-invalid")
+    assert report["imported"] == 3
+    assert report["invalid"] == [{"line": 5, "error": "duration 'abc' is not a whole number"},
+                                 {"line": 6, "error": "duplicate of line 2"}]
+
+
+def test_excel_style_file_with_bom_and_windows_line_endings_imports(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode())
+    assert cli.json("appointments", "import", str(path))["imported"] == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "is empty"),
+        ("name,phone\nAna,202-555-0143\n", "missing column 'start'"),
+        ("name,start\nAna,2031-03-04T10:00\n", "missing column 'phone' (or 'patient_id')"),
+        ("phone,start,shoe_size\n202-555-0143,2031-03-04T10:00,9\n", "unknown column 'shoe_size'"),
+    ],
+)
+def test_a_bad_header_is_one_clear_line(cli: Cli, tmp_path: Path, text: str, message: str) -> None:  # noqa: F811
+    result = cli.run("appointments", "import", str(_write(tmp_path, text)), ok=False)
+    assert result.returncode == 1 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_new_phone_without_a_name_is_refused_by_line(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+    text = "phone,start\n202-555-0149,2031-03-04T10:00\n"
+    result = cli.run("appointments", "import", str(_write(tmp_path, text)), ok=False)
+    assert "line 2: name is empty and the phone is not a known patient" in result.stderr
+
+
+def test_large_import_is_one_transaction(sqlite_sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    from worker import importer
+    from worker.db.engine import transaction
+    from worker.db.models import utcnow
+    from worker.settings import load_settings
+
+    rows = "".join(f"P{i},+1202555{i:04d},2031-03-04T10:00,,,,\n" for i in range(100, 1100))
+    path = _write(tmp_path, "name,phone,start,duration,kind,timezone,language\n" + rows)
+    settings = load_settings(config_dir=None)
+    report = importer.read_rows(path, settings, utcnow())
+    assert len(report.rows) == 1000 and not report.invalid
+    ticks: list[int] = []
+    with transaction(sqlite_sessions) as session:
+        importer.apply_rows(session, settings, report, actor="test", now=utcnow(), progress=ticks.append)
+    assert sum(ticks) == 1000
+    with sqlite_sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Patient)) == 1000
+        assert session.scalar(select(func.count()).select_from(Appointment)) == 1000

@@ -1,0 +1,81 @@
+"""Settings: defaults, parsing, secrets, and one clear line per bad value."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from worker.errors import ConfigError
+from worker.settings import load_settings, parse_duration
+
+
+def test_defaults_match_the_documented_ones(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.redis_url == "redis://localhost:6379/0"
+    assert settings.sms_backend == "console"
+    assert settings.reminder_offsets == (timedelta(hours=48), timedelta(hours=2))
+    assert settings.dispatch_interval == 30
+    assert settings.send_rate == 1
+    assert settings.twilio_api_url == "https://api.twilio.com"
+    assert settings.database_url.startswith("sqlite:///")
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("15m", 900), ("2h", 7200), ("2d", 172800)])
+def test_durations_take_s_m_h_d(text: str, seconds: int) -> None:
+    assert parse_duration(text).total_seconds() == seconds
+
+
+def test_offsets_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLINIC_REMINDER_OFFSETS", "30s, 90s")
+    assert load_settings().reminder_offsets == (timedelta(seconds=90), timedelta(seconds=30))
+
+
+def test_each_bad_value_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLINIC_TIMEZONE", "Mars/Olympus")
+    monkeypatch.setenv("CLINIC_REMINDER_OFFSETS", "2 hours")
+    monkeypatch.setenv("CLINIC_SEND_RATE", "0")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    problems = caught.value.problems
+    assert len(problems) == 3
+    assert any(p.startswith("CLINIC_TIMEZONE: unknown time zone 'Mars/Olympus'") for p in problems)
+    assert any(p.startswith("CLINIC_REMINDER_OFFSETS:") for p in problems)
+    assert any(p.startswith("CLINIC_SEND_RATE:") for p in problems)
+
+
+def test_twilio_backend_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLINIC_SMS_BACKEND", "twilio")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "CLINIC_TWILIO_ACCOUNT_SID" in caught.value.problems[0]
+    assert "CLINIC_TWILIO_FROM_NUMBER or CLINIC_TWILIO_MESSAGING_SERVICE_SID" in caught.value.problems[0]
+
+
+def test_secrets_directory_supplies_the_token(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "clinic_twilio_auth_token").write_text("from-a-secret-file")
+    monkeypatch.setenv("CLINIC_SECRETS_DIR", str(tmp_path))
+    settings = load_settings()
+    assert settings.twilio_auth_token.get_secret_value() == "from-a-secret-file"
+    assert "from-a-secret-file" not in repr(settings)
+
+
+def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("CLINIC_CLINIC_NAME=Lakeside Clinic\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().clinic_name == "Lakeside Clinic"
+
+
+def test_cli_start_up_with_bad_settings_prints_lines_not_a_traceback(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "CLINIC_TIMEZONE": "Nowhere/Land", "CLINIC_DISPATCH_INTERVAL": "soon"}
+    result = subprocess.run([sys.executable, "-m", "worker", "patients", "list"], env=env,
+                            capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2, result.stderr
+    assert all(line.startswith("error: CLINIC_") for line in lines)
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,47 @@
+"""Message templates: shipped texts, languages, zones, and what they must never say."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from worker.errors import InputError
+from worker.settings import load_settings
+from worker.templates import format_when, load_templates
+
+AT = datetime(2026, 12, 1, 20, 30, tzinfo=UTC)
+
+
+def test_shipped_reminders_end_with_reply_options_and_never_say_cancel() -> None:
+    templates = load_templates(load_settings(config_dir=None))
+    english = templates.render("reminder", "en", clinic_name="Riverside Clinic", clinic_phone="", when="on Tue Dec 1 at 3:30 PM")
+    assert english.endswith("Reply C to confirm or R to reschedule")
+    for language in ("en", "es"):
+        text = templates.render("reminder", language, clinic_name="X", clinic_phone="", when="w")
+        assert "CANCEL" not in text.upper().replace("CANCELAR", "")
+        assert len(text) + len("Riverside Clinic on Tue Dec 1 at 3:30 PM") <= 160
+
+
+def test_unknown_language_falls_back_to_english() -> None:
+    templates = load_templates(load_settings(config_dir=None))
+    assert templates.render("reminder", "fr", clinic_name="X", clinic_phone="", when="w").startswith("X: reminder")
+
+
+def test_time_is_shown_in_the_patients_zone_with_its_abbreviation_when_it_differs() -> None:
+    assert format_when(AT, "America/New_York", "en", "America/New_York") == "on Tue Dec 1 at 3:30 PM"
+    assert format_when(AT, "America/Los_Angeles", "en", "America/New_York") == "on Tue Dec 1 at 12:30 PM PST"
+    assert format_when(AT, "America/New_York", "es", "America/New_York") == "el mar 1 dic a las 15:30"
+
+
+def test_a_template_with_an_unknown_placeholder_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "templates.yaml").write_text('reminder:\n  en: "Hi {first_name}"\n')
+    with pytest.raises(InputError, match=r"templates.yaml: reminder.en: unknown placeholder first_name"):
+        load_templates(load_settings(config_dir=tmp_path))
+
+
+def test_the_config_directory_copy_is_the_shipped_one() -> None:
+    repo_config = Path(__file__).resolve().parents[1] / "config" / "templates.yaml"
+    from worker.templates import bundled_config_dir
+    assert (bundled_config_dir() / "templates.yaml").read_text() == repo_config.read_text()
