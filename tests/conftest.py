@@ -54,9 +54,21 @@ class RedisServer:
         if binary is None:
             pytest.fail("redis-server is not installed (.ci/run installs it with apt)")
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -104,7 +116,7 @@ def _postgres_reachable() -> bool:
             pass
         engine.dispose()
         return True
-    except Exception:  # noqa: BLE001 - no PostgreSQL means the PostgreSQL cases skip
+    except Exception:
         return False
 
 
@@ -153,8 +165,12 @@ def make_settings(db_url: str, redis_url: str, standin_url: str | None = None, *
     }
     if standin_url is not None:
         values.update(
-            sms_backend="twilio", twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
-            twilio_from_number=FROM_NUMBER, twilio_api_url=standin_url, twilio_timeout=2.0,
+            sms_backend="twilio",
+            twilio_account_sid=ACCOUNT_SID,
+            twilio_auth_token=AUTH_TOKEN,
+            twilio_from_number=FROM_NUMBER,
+            twilio_api_url=standin_url,
+            twilio_timeout=2.0,
         )
     values.update(overrides)
     return load_settings(**values)
@@ -164,17 +180,20 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The same settings as CLINIC_* variables, for a child process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
     for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if name == "reminder_offsets":
-            value = ",".join(f"{int(o.total_seconds())}s" for o in value)
-        elif hasattr(value, "total_seconds"):
-            value = f"{int(value.total_seconds())}s"
-        elif hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        env[f"CLINIC_{name.upper()}"] = str(value)
+        if value is not None:
+            env[f"CLINIC_{name.upper()}"] = _env_value(name, value)
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def _env_value(name: str, value: Any) -> str:
+    if name == "reminder_offsets":
+        return ",".join(f"{int(o.total_seconds())}s" for o in value)
+    if hasattr(value, "total_seconds"):
+        return f"{int(value.total_seconds())}s"
+    if hasattr(value, "get_secret_value"):
+        return str(value.get_secret_value())
+    return str(value)
 
 
 @pytest.fixture
@@ -210,8 +229,11 @@ class Proc:
         self.log = log
         self._file = log.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "worker", *args], env=env, stdout=self._file,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "worker", *args],
+            env=env,
+            stdout=self._file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def output(self) -> str:

@@ -13,15 +13,21 @@ from worker.db.models import Message, utcnow
 from worker.settings import Settings
 
 
-def add_patient(sessions: sessionmaker[Session], settings: Settings, phone: str = "+12025550143",
-                **kwargs: object) -> int:
+def add_patient(
+    sessions: sessionmaker[Session], settings: Settings, phone: str = "+12025550143", **kwargs: object
+) -> int:
     data = clinic.PatientInput(name=str(kwargs.pop("name", "Test Patient")), phone=phone, **kwargs)  # type: ignore[arg-type]
     with transaction(sessions) as session:
         return clinic.add_patient(session, settings, data, "test", utcnow()).id
 
 
-def add_appointment(sessions: sessionmaker[Session], settings: Settings, patient_id: int,
-                    start_at: datetime, now: datetime | None = None) -> int:
+def add_appointment(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    patient_id: int,
+    start_at: datetime,
+    now: datetime | None = None,
+) -> int:
     with transaction(sessions) as session:
         appointment, _ = clinic.add_appointment(
             session, settings, patient_id, start_at, actor="test", now=now or utcnow()
@@ -31,9 +37,13 @@ def add_appointment(sessions: sessionmaker[Session], settings: Settings, patient
 
 def messages_of(sessions: sessionmaker[Session], appointment_id: int) -> list[Message]:
     with sessions() as session:
-        return list(session.scalars(
-            select(Message).where(Message.appointment_id == appointment_id).order_by(Message.due_at, Message.id)
-        ))
+        return list(
+            session.scalars(
+                select(Message)
+                .where(Message.appointment_id == appointment_id)
+                .order_by(Message.due_at, Message.id)
+            )
+        )
 
 
 def in_minutes(minutes: float) -> datetime:

@@ -17,7 +17,9 @@ from worker.errors import InputError
 from worker.settings import Settings
 
 
-def test_new_appointment_plans_one_reminder_per_offset(sessions: sessionmaker[Session], settings: Settings) -> None:
+def test_new_appointment_plans_one_reminder_per_offset(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
     start = in_minutes(60 * 72)
     appt = add_appointment(sessions, settings, add_patient(sessions, settings), start)
     rows = messages_of(sessions, appt)
@@ -25,12 +27,22 @@ def test_new_appointment_plans_one_reminder_per_offset(sessions: sessionmaker[Se
     assert {r.status for r in rows} == {MessageStatus.PLANNED}
 
 
-def test_the_same_reminder_cannot_be_planned_twice(sessions: sessionmaker[Session], settings: Settings) -> None:
+def test_the_same_reminder_cannot_be_planned_twice(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
     appt = add_appointment(sessions, settings, add_patient(sessions, settings), in_minutes(60 * 72))
     first = messages_of(sessions, appt)[0]
     with pytest.raises(IntegrityError), transaction(sessions) as session:
-        session.add(Message(key=first.key, appointment_id=appt, patient_id=first.patient_id,
-                            kind="reminder", template="reminder", due_at=first.due_at))
+        session.add(
+            Message(
+                key=first.key,
+                appointment_id=appt,
+                patient_id=first.patient_id,
+                kind="reminder",
+                template="reminder",
+                due_at=first.due_at,
+            )
+        )
 
 
 def test_reschedule_cancels_pending_reminders_and_plans_new_ones(
@@ -39,12 +51,16 @@ def test_reschedule_cancels_pending_reminders_and_plans_new_ones(
     appt = add_appointment(sessions, settings, add_patient(sessions, settings), in_minutes(60 * 72))
     new_start = in_minutes(60 * 96)
     with transaction(sessions) as session:
-        _, result = clinic.reschedule_appointment(session, settings, appt, new_start, actor="test", now=utcnow())
+        _, result = clinic.reschedule_appointment(
+            session, settings, appt, new_start, actor="test", now=utcnow()
+        )
     assert (result.planned, result.cancelled) == (2, 2)
     rows = messages_of(sessions, appt)
     assert sorted(r.status for r in rows) == ["cancelled", "cancelled", "planned", "planned"]
     assert {r.due_at for r in rows if r.status == "planned"} == {
-        new_start - timedelta(hours=48), new_start - timedelta(hours=2)}
+        new_start - timedelta(hours=48),
+        new_start - timedelta(hours=2),
+    }
     assert {r.reason for r in rows if r.status == "cancelled"} == {"appointment rescheduled"}
 
 
@@ -59,7 +75,9 @@ def test_moving_back_to_the_original_time_revives_rows_instead_of_doubling(
     rows = messages_of(sessions, appt)
     assert len(rows) == 4
     assert sorted(r.due_at for r in rows if r.status == "planned") == [
-        start - timedelta(hours=48), start - timedelta(hours=2)]
+        start - timedelta(hours=48),
+        start - timedelta(hours=2),
+    ]
 
 
 def test_cancel_stops_every_pending_message(sessions: sessionmaker[Session], settings: Settings) -> None:
@@ -70,7 +88,9 @@ def test_cancel_stops_every_pending_message(sessions: sessionmaker[Session], set
     assert {r.status for r in messages_of(sessions, appt)} == {MessageStatus.CANCELLED}
 
 
-def test_operator_actions_are_audited_without_phi(sessions: sessionmaker[Session], settings: Settings) -> None:
+def test_operator_actions_are_audited_without_phi(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
     patient = add_patient(sessions, settings, name="Maria Example")
     appt = add_appointment(sessions, settings, patient, in_minutes(600))
     with transaction(sessions) as session:

@@ -19,8 +19,14 @@ class Cli:
         self.env, self.cwd = env, cwd
 
     def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "worker", *args], env=self.env, cwd=self.cwd,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "worker", *args],
+            env=self.env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if ok:
             assert result.returncode == 0, result.stderr
         return result
@@ -36,15 +42,30 @@ def cli(db_url: str, redis_server: RedisServer, standin: StandIn, tmp_path: Path
 
 
 def test_add_commands_print_ids_and_lists_print_ids_and_statuses(cli: Cli) -> None:
-    patient = cli.json("patients", "add", "--name", "Ana Example", "--phone", "202-555-0143",
-                       "--timezone", "America/Chicago", "--language", "es")
+    patient = cli.json(
+        "patients",
+        "add",
+        "--name",
+        "Ana Example",
+        "--phone",
+        "202-555-0143",
+        "--timezone",
+        "America/Chicago",
+        "--language",
+        "es",
+    )
     assert patient["id"] == 1 and patient["phone"] == "+12025550143" and patient["status"] == "active"
-    appt = cli.json("appointments", "add", "--patient", "1", "--start", "2031-03-04T10:00", "--duration", "90")
+    appt = cli.json(
+        "appointments", "add", "--patient", "1", "--start", "2031-03-04T10:00", "--duration", "90"
+    )
     assert appt["id"] == 1 and appt["status"] == "scheduled" and appt["messages_planned"] == 2
     assert appt["start_at"] == "2031-03-04T15:00:00+00:00"  # read in CLINIC_TIMEZONE (New York)
     messages = cli.json("messages", "list", "--appointment", "1")
-    assert [set(m) >= {"id", "appointment_id", "patient_id", "kind", "due_at", "status", "twilio_sid", "error_code"}
-            for m in messages] == [True, True]
+    assert [
+        set(m)
+        >= {"id", "appointment_id", "patient_id", "kind", "due_at", "status", "twilio_sid", "error_code"}
+        for m in messages
+    ] == [True, True]
     assert [m["status"] for m in messages] == ["planned", "planned"]
     assert [p["id"] for p in cli.json("patients", "list")] == [1]
     assert cli.json("appointments", "list", "--status", "scheduled")[0]["id"] == 1
@@ -67,7 +88,10 @@ def test_reschedule_and_cancel_report_what_changed(cli: Cli) -> None:
     [
         (("patients", "add", "--name", "X", "--phone", "12"), "error: '12' is not a valid phone number"),
         (("patients", "show", "99"), "error: no patient with id 99"),
-        (("appointments", "add", "--patient", "1", "--start", "soon"), "error: 'soon' is not an ISO 8601 time"),
+        (
+            ("appointments", "add", "--patient", "1", "--start", "soon"),
+            "error: 'soon' is not an ISO 8601 time",
+        ),
         (("appointments", "cancel", "42"), "error: no appointment with id 42"),
     ],
 )
@@ -80,8 +104,14 @@ def test_bad_input_is_one_line_and_a_nonzero_exit(cli: Cli, args: tuple[str, ...
 
 def test_missing_schema_says_to_run_db_upgrade(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "CLINIC_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}
-    result = subprocess.run([sys.executable, "-m", "worker", "patients", "list"], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "worker", "patients", "list"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == "error: database: the schema is missing; run `clinic-worker db upgrade`"
 
@@ -90,7 +120,12 @@ def test_doctor_reports_every_check_and_never_the_token(cli: Cli) -> None:
     result = cli.run("doctor", "--json")
     checks = json.loads(result.stdout)
     assert {name: c["ok"] for name, c in checks.items()} == {
-        "settings": True, "database": True, "queue": True, "redis": True, "sms": True}
+        "settings": True,
+        "database": True,
+        "queue": True,
+        "redis": True,
+        "sms": True,
+    }
     assert "is active" in checks["sms"]["detail"]
     assert "standin-auth-token" not in result.stdout + result.stderr
 

@@ -29,8 +29,9 @@ def _wait_until(predicate: Any, timeout: float) -> None:
 def test_reminders_go_out_once_each_on_time_and_only_to_those_who_should_get_them(
     db_url: str, redis_server: RedisServer, standin: StandIn, spawn: Any
 ) -> None:
-    settings = make_settings(db_url, redis_server.url, standin.url, reminder_offsets="8s,4s",
-                             dispatch_interval=1.0, send_rate=20.0)
+    settings = make_settings(
+        db_url, redis_server.url, standin.url, reminder_offsets="8s,4s", dispatch_interval=1.0, send_rate=20.0
+    )
     sessions = session_factory(make_engine(settings.database_url))
     worker = spawn(["worker", "--concurrency", "2"], settings, "worker")
     beat = spawn(["beat"], settings, "beat")
@@ -38,13 +39,20 @@ def test_reminders_go_out_once_each_on_time_and_only_to_those_who_should_get_the
     beat.wait_for("beat: Starting")
 
     start = utcnow() + timedelta(seconds=14)
-    phones = {name: f"+1202555{n:04d}" for n, name in enumerate(["ok", "stopped", "noconsent", "moved", "gone"], 150)}
-    ids = {name: add_patient(sessions, settings, phone, consent=(name != "noconsent")) for name, phone in phones.items()}
+    phones = {
+        name: f"+1202555{n:04d}"
+        for n, name in enumerate(["ok", "stopped", "noconsent", "moved", "gone"], 150)
+    }
+    ids = {
+        name: add_patient(sessions, settings, phone, consent=(name != "noconsent"))
+        for name, phone in phones.items()
+    }
     appts = {name: add_appointment(sessions, settings, pid, start) for name, pid in ids.items()}
     with transaction(sessions) as session:
         session.execute(update(Patient).where(Patient.id == ids["stopped"]).values(opted_out=True))
-        clinic.reschedule_appointment(session, settings, appts["moved"], start + timedelta(seconds=4),
-                                      actor="test", now=utcnow())
+        clinic.reschedule_appointment(
+            session, settings, appts["moved"], start + timedelta(seconds=4), actor="test", now=utcnow()
+        )
         clinic.cancel_appointment(session, settings, appts["gone"], actor="test", now=utcnow())
 
     _wait_until(lambda: len(standin.accepted) >= 4, timeout=30)
@@ -52,7 +60,12 @@ def test_reminders_go_out_once_each_on_time_and_only_to_those_who_should_get_the
 
     got = {name: standin.accepted_to(phone) for name, phone in phones.items()}
     assert {name: len(sms) for name, sms in got.items()} == {
-        "ok": 2, "stopped": 0, "noconsent": 0, "moved": 2, "gone": 0}, worker.output()[-2000:]
+        "ok": 2,
+        "stopped": 0,
+        "noconsent": 0,
+        "moved": 2,
+        "gone": 0,
+    }, worker.output()[-2000:]
     for name in ("ok", "moved"):
         rows = [m for m in messages_of(sessions, appts[name]) if m.status == "sent"]
         assert len(rows) == 2

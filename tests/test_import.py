@@ -30,7 +30,9 @@ def test_import_creates_patients_and_appointments_with_reminders(cli: Cli, tmp_p
     assert report == {"imported": 3, "existing": 0, "patients_created": 2, "invalid": []}
     patients = cli.json("patients", "list")
     assert [(p["phone"], p["timezone"], p["language"]) for p in patients] == [
-        ("+12025550143", "America/Chicago", "es"), ("+12025550144", "America/New_York", "en")]
+        ("+12025550143", "America/Chicago", "es"),
+        ("+12025550144", "America/New_York", "en"),
+    ]
     assert len(cli.json("messages", "list")) == 6
 
 
@@ -57,8 +59,10 @@ def test_skip_invalid_imports_the_good_rows_and_lists_the_bad(cli: Cli, tmp_path
     text = GOOD + "Cy Example,202-555-0145,2031-03-04T10:00,abc,,,\n" + GOOD.splitlines()[1] + "\n"
     report = cli.json("appointments", "import", str(_write(tmp_path, text)), "--skip-invalid")
     assert report["imported"] == 3
-    assert report["invalid"] == [{"line": 5, "error": "duration 'abc' is not a whole number"},
-                                 {"line": 6, "error": "duplicate of line 2"}]
+    assert report["invalid"] == [
+        {"line": 5, "error": "duration 'abc' is not a whole number"},
+        {"line": 6, "error": "duplicate of line 2"},
+    ]
 
 
 def test_excel_style_file_with_bom_and_windows_line_endings_imports(cli: Cli, tmp_path: Path) -> None:  # noqa: F811

@@ -43,7 +43,7 @@ def _claim_and_deliver(runtime: Runtime) -> list[str]:
 def test_due_reminder_goes_to_the_e164_number_with_clinic_time_and_reply_options(
     runtime: Runtime, standin: StandIn
 ) -> None:
-    appt, message_id = _one_due_reminder(runtime)
+    appt, _ = _one_due_reminder(runtime)
     assert _claim_and_deliver(runtime) == ["sent"]
     [sms] = standin.accepted
     assert sms.to == PHONE and sms.sender == FROM_NUMBER
@@ -92,7 +92,9 @@ def test_delivering_the_same_task_twice_sends_once(runtime: Runtime, standin: St
     assert len(standin.accepted) == 1
 
 
-def test_queued_row_whose_task_was_lost_is_claimed_again_after_its_lease(runtime: Runtime, standin: StandIn) -> None:
+def test_queued_row_whose_task_was_lost_is_claimed_again_after_its_lease(
+    runtime: Runtime, standin: StandIn
+) -> None:
     _, message_id = _one_due_reminder(runtime)
     assert claim_due(runtime.sessions, utcnow(), 10, timedelta(seconds=30)) == [message_id]
     assert claim_due(runtime.sessions, utcnow(), 10, timedelta(seconds=30)) == []
@@ -121,14 +123,17 @@ def test_patient_who_cannot_be_texted_is_skipped_at_send_time(
 def test_message_found_later_than_its_grace_is_skipped_not_sent(runtime: Runtime, standin: StandIn) -> None:
     appt, message_id = _one_due_reminder(runtime)
     with transaction(runtime.sessions) as session:
-        session.execute(update(Message).where(Message.id == message_id)
-                        .values(due_at=utcnow() - timedelta(minutes=20)))
+        session.execute(
+            update(Message).where(Message.id == message_id).values(due_at=utcnow() - timedelta(minutes=20))
+        )
     assert _claim_and_deliver(runtime) == ["skipped"]
     assert messages_of(runtime.sessions, appt)[0].reason.startswith("stale: ")
     assert standin.accepted == []
 
 
-def test_permanent_error_is_recorded_with_its_code_and_not_retried(runtime: Runtime, standin: StandIn) -> None:
+def test_permanent_error_is_recorded_with_its_code_and_not_retried(
+    runtime: Runtime, standin: StandIn
+) -> None:
     standin.behaviour.fail_numbers[PHONE] = 21211
     appt, _ = _one_due_reminder(runtime)
     assert _claim_and_deliver(runtime) == ["failed"]
@@ -171,9 +176,11 @@ def test_gives_up_after_the_attempt_limit(runtime: Runtime, standin: StandIn) ->
     assert "gave up after 5 attempts" in (outcomes[-1].reason or "")
 
 
-def test_timeout_after_sending_is_recorded_ambiguous_and_not_resent(runtime: Runtime, standin: StandIn) -> None:
+def test_timeout_after_sending_is_recorded_ambiguous_and_not_resent(
+    runtime: Runtime, standin: StandIn
+) -> None:
     standin.behaviour.stall_rate, standin.behaviour.stall_seconds = 1.0, 3.0  # client timeout is 2 s
-    appt, message_id = _one_due_reminder(runtime)
+    appt, _ = _one_due_reminder(runtime)
     assert _claim_and_deliver(runtime) == ["ambiguous"]
     standin.behaviour.stall_rate = 0.0
     assert claim_due(runtime.sessions, utcnow() + timedelta(hours=1), 10, timedelta(minutes=5)) == []
@@ -183,7 +190,10 @@ def test_timeout_after_sending_is_recorded_ambiguous_and_not_resent(runtime: Run
 def test_row_left_in_sending_by_a_dead_worker_becomes_ambiguous(runtime: Runtime) -> None:
     appt, message_id = _one_due_reminder(runtime)
     with transaction(runtime.sessions) as session:
-        session.execute(update(Message).where(Message.id == message_id).values(
-            status=MessageStatus.SENDING, lease_until=utcnow() - timedelta(seconds=1)))
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(status=MessageStatus.SENDING, lease_until=utcnow() - timedelta(seconds=1))
+        )
     assert expire_stuck_sending(runtime.sessions, utcnow()) == 1
     assert messages_of(runtime.sessions, appt)[0].status == "ambiguous"

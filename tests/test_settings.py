@@ -72,8 +72,14 @@ def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
 
 def test_cli_start_up_with_bad_settings_prints_lines_not_a_traceback(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "CLINIC_TIMEZONE": "Nowhere/Land", "CLINIC_DISPATCH_INTERVAL": "soon"}
-    result = subprocess.run([sys.executable, "-m", "worker", "patients", "list"], env=env,
-                            capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "worker", "patients", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 2, result.stderr

@@ -16,7 +16,9 @@ AT = datetime(2026, 12, 1, 20, 30, tzinfo=UTC)
 
 def test_shipped_reminders_end_with_reply_options_and_never_say_cancel() -> None:
     templates = load_templates(load_settings(config_dir=None))
-    english = templates.render("reminder", "en", clinic_name="Riverside Clinic", clinic_phone="", when="on Tue Dec 1 at 3:30 PM")
+    english = templates.render(
+        "reminder", "en", clinic_name="Riverside Clinic", clinic_phone="", when="on Tue Dec 1 at 3:30 PM"
+    )
     assert english.endswith("Reply C to confirm or R to reschedule")
     for language in ("en", "es"):
         text = templates.render("reminder", language, clinic_name="X", clinic_phone="", when="w")
@@ -26,7 +28,9 @@ def test_shipped_reminders_end_with_reply_options_and_never_say_cancel() -> None
 
 def test_unknown_language_falls_back_to_english() -> None:
     templates = load_templates(load_settings(config_dir=None))
-    assert templates.render("reminder", "fr", clinic_name="X", clinic_phone="", when="w").startswith("X: reminder")
+    assert templates.render("reminder", "fr", clinic_name="X", clinic_phone="", when="w").startswith(
+        "X: reminder"
+    )
 
 
 def test_time_is_shown_in_the_patients_zone_with_its_abbreviation_when_it_differs() -> None:
@@ -44,4 +48,5 @@ def test_a_template_with_an_unknown_placeholder_is_a_clear_error(tmp_path: Path)
 def test_the_config_directory_copy_is_the_shipped_one() -> None:
     repo_config = Path(__file__).resolve().parents[1] / "config" / "templates.yaml"
     from worker.templates import bundled_config_dir
+
     assert (bundled_config_dir() / "templates.yaml").read_text() == repo_config.read_text()

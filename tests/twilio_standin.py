@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import random
 import re
@@ -165,14 +166,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        try:
+        # A client that gave up (a stall test) is gone: the message still counts as accepted.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (a stall test): the message still counts as accepted
 
     def _error(self, status: int, code: int | None, message: str) -> None:
-        self._send_json(status, {"code": code, "message": message, "status": status,
-                                 "more_info": f"https://www.twilio.com/docs/errors/{code}"})
+        self._send_json(
+            status,
+            {
+                "code": code,
+                "message": message,
+                "status": status,
+                "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            },
+        )
 
     def _authorised(self, account: str) -> bool:
         expected = base64.b64encode(f"{self.standin.account_sid}:{self.standin.auth_token}".encode())
@@ -190,8 +197,15 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorised(match.group(1)):
             self._error(401, 20003, "Authenticate")
             return
-        self._send_json(200, {"sid": self.standin.account_sid, "status": "active",
-                              "friendly_name": "stand-in", "type": "Full"})
+        self._send_json(
+            200,
+            {
+                "sid": self.standin.account_sid,
+                "status": "active",
+                "friendly_name": "stand-in",
+                "type": "Full",
+            },
+        )
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
@@ -223,13 +237,16 @@ class _Handler(BaseHTTPRequestHandler):
         from openapi_core.testing import MockRequest
 
         request = MockRequest(
-            "https://api.twilio.com", "post", self.path,
-            headers=dict(self.headers.items()), data=raw,
+            "https://api.twilio.com",
+            "post",
+            self.path,
+            headers=dict(self.headers.items()),
+            data=raw,
             content_type="application/x-www-form-urlencoded",
         )
         try:
             self.standin.openapi.validate_request(request)
-        except Exception as exc:  # noqa: BLE001 - any validation failure is a 400
+        except Exception as exc:
             return f"request does not match Twilio's API description: {exc}"
         return None
 
@@ -248,7 +265,9 @@ def main() -> None:
     while True:
         time.sleep(0.5)
         for record in standin.accepted[seen:]:
-            print(f"{time.strftime('%H:%M:%S')} accepted {record.sid} to {record.to}: {record.body}", flush=True)
+            print(
+                f"{time.strftime('%H:%M:%S')} accepted {record.sid} to {record.to}: {record.body}", flush=True
+            )
         seen = len(standin.accepted)
 
 

@@ -133,15 +133,25 @@ def add_appointment(
     session.add(appointment)
     result = replan(session, appointment, settings.reminder_offsets, now, "appointment added")
     audit.record(
-        session, actor, "appointment.add", patient_id=patient_id,
-        entity="appointment", entity_id=appointment.id, planned=result.planned,
+        session,
+        actor,
+        "appointment.add",
+        patient_id=patient_id,
+        entity="appointment",
+        entity_id=appointment.id,
+        planned=result.planned,
     )
     return appointment, result
 
 
 def reschedule_appointment(
-    session: Session, settings: Settings, appointment_id: int, start_at: datetime,
-    *, actor: str, now: datetime,
+    session: Session,
+    settings: Settings,
+    appointment_id: int,
+    start_at: datetime,
+    *,
+    actor: str,
+    now: datetime,
 ) -> tuple[Appointment, ReplanResult]:
     appointment = _locked_appointment(session, appointment_id)
     if appointment.status not in ACTIVE_APPOINTMENT:
@@ -152,9 +162,14 @@ def reschedule_appointment(
     appointment.updated_at = now
     result = replan(session, appointment, settings.reminder_offsets, now, "appointment rescheduled")
     audit.record(
-        session, actor, "appointment.reschedule", patient_id=appointment.patient_id,
-        entity="appointment", entity_id=appointment.id,
-        planned=result.planned, cancelled=result.cancelled,
+        session,
+        actor,
+        "appointment.reschedule",
+        patient_id=appointment.patient_id,
+        entity="appointment",
+        entity_id=appointment.id,
+        planned=result.planned,
+        cancelled=result.cancelled,
     )
     return appointment, result
 
@@ -169,8 +184,13 @@ def cancel_appointment(
     appointment.updated_at = now
     result = replan(session, appointment, settings.reminder_offsets, now, "appointment cancelled")
     audit.record(
-        session, actor, "appointment.cancel", patient_id=appointment.patient_id,
-        entity="appointment", entity_id=appointment.id, cancelled=result.cancelled,
+        session,
+        actor,
+        "appointment.cancel",
+        patient_id=appointment.patient_id,
+        entity="appointment",
+        entity_id=appointment.id,
+        cancelled=result.cancelled,
     )
     return appointment, result
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from worker.db.engine import transaction
 from worker.db.models import Message, MessageStatus
@@ -22,9 +23,7 @@ from worker.db.models import Message, MessageStatus
 SENDING_LEASE = timedelta(minutes=2)
 
 
-def claim_due(
-    sessions: sessionmaker[Session], now: datetime, limit: int, lease: timedelta
-) -> list[int]:
+def claim_due(sessions: sessionmaker[Session], now: datetime, limit: int, lease: timedelta) -> list[int]:
     """Claim up to `limit` due messages for sending and return their ids.
 
     Due planned rows come first, then queued rows whose lease ran out (their task was lost:
@@ -33,23 +32,25 @@ def claim_due(
     writer at a time, so the conditional UPDATE alone is atomic there.
     """
     with transaction(sessions) as session:
-        ids = _claim(session, Message.status == MessageStatus.PLANNED, Message.due_at, now,
-                     limit, lease)
+        ids = _claim(session, MessageStatus.PLANNED, Message.due_at, now, limit, lease)
         if len(ids) < limit:
-            ids += _claim(session, Message.status == MessageStatus.QUEUED, Message.lease_until,
-                          now, limit - len(ids), lease)
+            ids += _claim(session, MessageStatus.QUEUED, Message.lease_until, now, limit - len(ids), lease)
     return ids
 
 
 def _claim(
-    session: Session, status_is: object, due_column: object, now: datetime, limit: int,
+    session: Session,
+    status: MessageStatus,
+    due_column: InstrumentedAttribute[Any],
+    now: datetime,
+    limit: int,
     lease: timedelta,
 ) -> list[int]:
-    due = and_(status_is, due_column <= now)  # type: ignore[operator]
+    due = and_(Message.status == status, due_column <= now)
     candidates = (
         select(Message.id)
         .where(due)
-        .order_by(due_column)  # type: ignore[arg-type]
+        .order_by(due_column)
         .limit(limit)
         .with_for_update(skip_locked=True)
         .scalar_subquery()
@@ -57,8 +58,7 @@ def _claim(
     statement = (
         update(Message)
         .where(Message.id.in_(candidates), due)
-        .values(status=MessageStatus.QUEUED, queued_at=now, lease_until=now + lease,
-                updated_at=now)
+        .values(status=MessageStatus.QUEUED, queued_at=now, lease_until=now + lease, updated_at=now)
         .returning(Message.id)
         .execution_options(synchronize_session=False)
     )
@@ -85,8 +85,12 @@ def expire_stuck_sending(sessions: sessionmaker[Session], now: datetime) -> int:
         result = session.execute(
             update(Message)
             .where(Message.status == MessageStatus.SENDING, Message.lease_until < now)
-            .values(status=MessageStatus.AMBIGUOUS, lease_until=None, updated_at=now,
-                    reason="worker stopped during the provider call; not resent")
+            .values(
+                status=MessageStatus.AMBIGUOUS,
+                lease_until=None,
+                updated_at=now,
+                reason="worker stopped during the provider call; not resent",
+            )
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -105,8 +109,6 @@ def queue_health(session: Session, now: datetime, interval: float) -> QueueHealt
     )
     overdue, oldest = session.execute(overdue_q).one()
     stuck = session.scalar(
-        select(func.count()).where(
-            Message.status == MessageStatus.SENDING, Message.lease_until < now
-        )
+        select(func.count()).where(Message.status == MessageStatus.SENDING, Message.lease_until < now)
     )
     return QueueHealth(overdue=int(overdue), stuck_sending=int(stuck or 0), oldest_overdue=oldest)

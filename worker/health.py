@@ -30,10 +30,12 @@ def check_database(engine: Engine, settings: Settings) -> Check:
             connection.execute(text("SELECT 1"))
         current = current_revision(engine)
     except SQLAlchemyError as exc:
-        return Check(False, f"cannot connect: {type(exc.orig or exc).__name__}")
+        return Check(False, f"cannot connect: {type(getattr(exc, 'orig', None) or exc).__name__}")
     head = head_revision()
     if current != head:
-        return Check(False, f"schema at {current or 'nothing'}, code needs {head}: run `clinic-worker db upgrade`")
+        return Check(
+            False, f"schema at {current or 'nothing'}, code needs {head}: run `clinic-worker db upgrade`"
+        )
     return Check(True, f"{engine.dialect.name}, schema {current}")
 
 
@@ -45,8 +47,10 @@ def check_queue(engine: Engine, settings: Settings) -> Check:
         return Check(False, f"cannot read messages: {type(exc).__name__}")
     problems = []
     if health.overdue:
-        problems.append(f"{health.overdue} due message(s) not claimed since "
-                        f"{health.oldest_overdue:%Y-%m-%d %H:%M:%S} UTC: is beat running?")
+        problems.append(
+            f"{health.overdue} due message(s) not claimed since "
+            f"{health.oldest_overdue:%Y-%m-%d %H:%M:%S} UTC: is beat running?"
+        )
     if health.stuck_sending:
         problems.append(f"{health.stuck_sending} message(s) stuck in sending: is a worker hung?")
     return Check(not problems, "; ".join(problems) or "no overdue or stuck messages")
@@ -57,6 +61,6 @@ def check_redis(client: Any) -> Check:
         return Check(True, "in-process broker (no Redis)")
     try:
         client.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure is the answer
+    except Exception as exc:
         return Check(False, f"no answer: {type(exc).__name__}")
     return Check(True, "answers")

@@ -85,7 +85,10 @@ def _numbered(reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, str]
     for raw in reader:
         if not any((value or "").strip() for value in raw.values() if isinstance(value, str)):
             continue  # blank lines at the end of spreadsheets
-        yield reader.line_num, {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if isinstance(v, str)}
+        yield (
+            reader.line_num,
+            {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if isinstance(v, str)},
+        )
 
 
 def _check_header(path: Path, fieldnames: object) -> None:
@@ -121,7 +124,9 @@ def _parse(line: int, raw: dict[str, str], settings: Settings, now: datetime) ->
             settings,
         )
         if not raw.get("name"):
-            patient = clinic.PatientInput("", patient.phone, patient.timezone, patient.language, patient.consent)
+            patient = clinic.PatientInput(
+                "", patient.phone, patient.timezone, patient.language, patient.consent
+            )
     return Row(line, patient_id, patient, start_at, duration, raw.get("kind") or "session")
 
 
@@ -183,15 +188,25 @@ def _apply_one(
         report.existing += 1  # re-importing the same file must not double anything
         return
     clinic.add_appointment(
-        session, settings, patient_id, row.start_at,
-        duration=row.duration, kind=row.kind, actor=actor, now=now,
+        session,
+        settings,
+        patient_id,
+        row.start_at,
+        duration=row.duration,
+        kind=row.kind,
+        actor=actor,
+        now=now,
     )
     report.imported += 1
 
 
 def _find_or_add_patient(
-    session: Session, settings: Settings, report: ImportReport, data: clinic.PatientInput,
-    actor: str, now: datetime,
+    session: Session,
+    settings: Settings,
+    report: ImportReport,
+    data: clinic.PatientInput,
+    actor: str,
+    now: datetime,
 ) -> int:
     existing = session.scalar(select(Patient.id).where(Patient.phone == to_e164(data.phone)))
     if existing is not None:

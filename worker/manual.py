@@ -40,7 +40,13 @@ def queue_manual_reminder(
     )
     session.add(message)
     session.flush()
-    audit.record(session, actor, "message.send_now", patient_id=appointment.patient_id,
-                 entity="message", entity_id=message.id, appointment_id=appointment_id)
+    audit.record(
+        session,
+        actor,
+        "message.send_now",
+        patient_id=appointment.patient_id,
+        entity="message",
+        entity_id=message.id,
+        appointment_id=appointment_id,
+    )
     return message
-

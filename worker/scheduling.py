@@ -92,9 +92,7 @@ def replan(
     existing = {
         row.key: row
         for row in session.scalars(
-            select(Message).where(
-                Message.appointment_id == appointment.id, Message.kind == REMINDER
-            )
+            select(Message).where(Message.appointment_id == appointment.id, Message.kind == REMINDER)
         )
     }
     wanted_keys = {item.key for item in wanted}
@@ -107,12 +105,12 @@ def replan(
             cancelled += 1
     planned = 0
     for item in wanted:
-        row = existing.get(item.key)
-        if row is None:
+        found = existing.get(item.key)
+        if found is None:
             session.add(_new_row(appointment, item))
             planned += 1
-        elif row.status == MessageStatus.CANCELLED:
-            row.status, row.reason, row.due_at = MessageStatus.PLANNED, None, item.due_at
+        elif found.status == MessageStatus.CANCELLED:
+            found.status, found.reason, found.due_at = MessageStatus.PLANNED, None, item.due_at
             planned += 1
     return ReplanResult(planned=planned, cancelled=cancelled)
 

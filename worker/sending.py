@@ -60,8 +60,16 @@ def deliver(rt: Runtime, message_id: int, clock: Callable[[], datetime] = utcnow
     except SmsError as exc:
         return _record_failure(rt, message_id, exc, clock())
     with transaction(rt.sessions) as session:
-        _finish(session, message_id, clock(), status=MessageStatus.SENT, twilio_sid=sid,
-                sent_at=clock(), error_code=None, reason=None)
+        _finish(
+            session,
+            message_id,
+            clock(),
+            status=MessageStatus.SENT,
+            twilio_sid=sid,
+            sent_at=clock(),
+            error_code=None,
+            reason=None,
+        )
     log.info("message sent", extra={"message_id": message_id})
     return Outcome(MessageStatus.SENT)
 
@@ -78,8 +86,12 @@ def begin_send(session: Session, rt: Runtime, message_id: int, now: datetime) ->
     claimed = session.execute(
         update(Message)
         .where(Message.id == message_id, Message.status == MessageStatus.QUEUED)
-        .values(status=MessageStatus.SENDING, attempts=Message.attempts + 1,
-                lease_until=now + SENDING_LEASE, updated_at=now)
+        .values(
+            status=MessageStatus.SENDING,
+            attempts=Message.attempts + 1,
+            lease_until=now + SENDING_LEASE,
+            updated_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
@@ -95,7 +107,10 @@ def begin_send(session: Session, rt: Runtime, message_id: int, now: datetime) ->
 
 
 def skip_reason(
-    rt: Runtime, message: Message, patient: Patient, appointment: Appointment | None,
+    rt: Runtime,
+    message: Message,
+    patient: Patient,
+    appointment: Appointment | None,
     now: datetime,
 ) -> str | None:
     if patient.opted_out:
@@ -114,7 +129,10 @@ def skip_reason(
 
 
 def _compose(
-    rt: Runtime, message: Message, patient: Patient, appointment: Appointment | None,
+    rt: Runtime,
+    message: Message,
+    patient: Patient,
+    appointment: Appointment | None,
     now: datetime,
 ) -> OutboundSms:
     settings = rt.settings
@@ -124,13 +142,15 @@ def _compose(
         when = format_when(appointment.start_at, patient.timezone, patient.language, settings.timezone)
         validity = min(validity, appointment.start_at - now)
     body = rt.templates.render(
-        message.template, patient.language,
-        clinic_name=settings.clinic_name, clinic_phone=settings.clinic_phone, when=when,
+        message.template,
+        patient.language,
+        clinic_name=settings.clinic_name,
+        clinic_phone=settings.clinic_phone,
+        when=when,
     )
     callback = f"{settings.public_url}/twilio/status" if settings.public_url else None
     seconds = int(min(validity, MAX_VALIDITY).total_seconds())
-    return OutboundSms(to=patient.phone, body=body, status_callback=callback,
-                       validity_period=max(1, seconds))
+    return OutboundSms(to=patient.phone, body=body, status_callback=callback, validity_period=max(1, seconds))
 
 
 def _record_failure(rt: Runtime, message_id: int, exc: SmsError, now: datetime) -> Outcome:
@@ -146,9 +166,15 @@ def _record_failure(rt: Runtime, message_id: int, exc: SmsError, now: datetime) 
             status, reason = MessageStatus.FAILED, f"{exc}; gave up after {message.attempts} attempts"
         else:
             delay = backoff_seconds(message.attempts)
-            _finish(session, message_id, now, status=MessageStatus.QUEUED, error_code=exc.code,
-                    reason=f"retrying: {exc}",
-                    lease_until=now + timedelta(seconds=delay) + rt.settings.claim_lease)
+            _finish(
+                session,
+                message_id,
+                now,
+                status=MessageStatus.QUEUED,
+                error_code=exc.code,
+                reason=f"retrying: {exc}",
+                lease_until=now + timedelta(seconds=delay) + rt.settings.claim_lease,
+            )
             log.warning("send failed, will retry", extra={"message_id": message_id, "code": exc.code})
             return Outcome(MessageStatus.QUEUED, str(exc), retry_in=delay)
         _finish(session, message_id, now, status=status, reason=reason, error_code=exc.code)

@@ -158,7 +158,7 @@ def check_timezone(name: str) -> zoneinfo.ZoneInfo:
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (use an IANA name like America/Chicago)")
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name like America/Chicago)") from None
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -66,8 +66,14 @@ def add(
     start_at = clinic.parse_start(start, cli.settings.timezone)
     with transaction(cli.sessions) as session:
         appointment, result = clinic.add_appointment(
-            session, cli.settings, patient, start_at, duration=duration, kind=kind,
-            actor=cli.actor, now=utcnow(),
+            session,
+            cli.settings,
+            patient,
+            start_at,
+            duration=duration,
+            kind=kind,
+            actor=cli.actor,
+            now=utcnow(),
         )
         row = appointment_dict(appointment, result)
     _report(row, as_json, "added")
@@ -150,11 +156,21 @@ def import_(
     )
 
 
-def _apply_with_progress(cli: CliContext, session: Any, report: importer.ImportReport, now: Any) -> list[tuple[int, str]]:
-    with Progress(console=Console(stderr=True), transient=True, disable=len(report.rows) < 200 or not sys.stderr.isatty()) as bar:
+def _apply_with_progress(
+    cli: CliContext, session: Any, report: importer.ImportReport, now: Any
+) -> list[tuple[int, str]]:
+    with Progress(
+        console=Console(stderr=True),
+        transient=True,
+        disable=len(report.rows) < 200 or not sys.stderr.isatty(),
+    ) as bar:
         task = bar.add_task("importing", total=len(report.rows))
         return importer.apply_rows(
-            session, cli.settings, report, actor=cli.actor, now=now,
+            session,
+            cli.settings,
+            report,
+            actor=cli.actor,
+            now=now,
             progress=lambda n: bar.advance(task, n),
         )
 

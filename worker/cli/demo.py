@@ -24,22 +24,24 @@ OFFSETS = "110s,90s"  # due 10 s and 30 s from now
 TIME_LIMIT = 55.0
 
 
-def _broker_url() -> str:
+LOCAL_REDIS = "redis://localhost:6379/0"
+
+
+def _broker_url(url: str) -> str:
     """The local Redis when one answers, else Celery's in-process broker."""
     import redis
 
-    url = "redis://localhost:6379/0"
     try:
         redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping()
-    except Exception:  # noqa: BLE001 - no Redis is a normal case for the demo
-        return "memory://"
+    except Exception:
+        return "memory://localhost/"
     return url
 
 
-def demo_settings(folder: Path) -> Settings:
+def demo_settings(folder: Path, redis_url: str) -> Settings:
     return load_settings(
         database_url=f"sqlite:///{folder / 'demo.sqlite3'}",
-        redis_url=_broker_url(),
+        redis_url=_broker_url(redis_url),
         # A queue of its own, so the demo never touches a real deployment's tasks.
         queue_name=f"clinic-worker-demo-{uuid.uuid4().hex[:8]}",
         sms_backend="console",
@@ -52,9 +54,9 @@ def demo_settings(folder: Path) -> Settings:
     )
 
 
-def run_demo() -> None:
+def run_demo(redis_url: str = LOCAL_REDIS) -> None:
     with tempfile.TemporaryDirectory(prefix="clinic-worker-demo-") as folder:
-        settings = demo_settings(Path(folder))
+        settings = demo_settings(Path(folder), redis_url)
         say(f"demo: database {settings.database_url}, broker {settings.redis_url}, console SMS")
         upgrade(settings.database_url)
         sessions = session_factory(make_engine(settings.database_url))
@@ -71,8 +73,10 @@ def _seed(settings: Settings, sessions: Any) -> int:
         appointment, result = clinic.add_appointment(
             session, settings, patient.id, now + APPOINTMENT_IN, actor="demo", now=now
         )
-        say(f"demo: patient {patient.id}, appointment {appointment.id} at "
-            f"{appointment.start_at:%H:%M:%S} UTC, {result.planned} reminders planned ({OFFSETS} before)")
+        say(
+            f"demo: patient {patient.id}, appointment {appointment.id} at "
+            f"{appointment.start_at:%H:%M:%S} UTC, {result.planned} reminders planned ({OFFSETS} before)"
+        )
         return appointment.id
 
 
@@ -84,8 +88,9 @@ def _run_pipeline(settings: Settings, sessions: Any, appointment_id: int) -> Non
 
     attach_settings(app, settings)
     deadline = time.monotonic() + TIME_LIMIT
-    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False,
-                      loglevel="WARNING", shutdown_timeout=10):
+    with start_worker(
+        app, pool="threads", concurrency=2, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
+    ):
         while time.monotonic() < deadline:
             dispatch()  # what beat would start every CLINIC_DISPATCH_INTERVAL seconds
             if _all_final(sessions, appointment_id):
@@ -96,15 +101,18 @@ def _run_pipeline(settings: Settings, sessions: Any, appointment_id: int) -> Non
 
 def _all_final(sessions: Any, appointment_id: int) -> bool:
     with sessions() as session:
-        statuses = list(session.scalars(select(Message.status).where(Message.appointment_id == appointment_id)))
+        statuses = list(
+            session.scalars(select(Message.status).where(Message.appointment_id == appointment_id))
+        )
     done = (*FINAL_MESSAGE, MessageStatus.SENT, MessageStatus.AMBIGUOUS)
     return bool(statuses) and all(status in done for status in statuses)
 
 
 def _summary(sessions: Any, appointment_id: int) -> None:
     with sessions() as session:
-        rows = session.scalars(select(Message).where(Message.appointment_id == appointment_id)
-                               .order_by(Message.due_at)).all()
+        rows = session.scalars(
+            select(Message).where(Message.appointment_id == appointment_id).order_by(Message.due_at)
+        ).all()
     for row in rows:
         late = (row.sent_at - row.due_at).total_seconds() if row.sent_at else None
         timing = f", {late:.1f}s after due" if late is not None else ""

@@ -30,17 +30,23 @@ app.command("doctor")(ops.doctor)
 
 
 @app.command("demo")
-def demo() -> None:
+def demo(
+    redis_url: Annotated[
+        str, typer.Option(help="Redis to use if it answers; else an in-process broker.")
+    ] = "redis://localhost:6379/0",
+) -> None:
     """Run the whole pipeline on throwaway defaults (console SMS) and finish in under a minute."""
     from worker.cli.demo import run_demo
 
-    run_demo()
+    run_demo(redis_url)
 
 
 @app.callback()
 def root(
     ctx: typer.Context,
-    by: Annotated[str | None, typer.Option("--by", help="Who is acting, for the audit trail (default: OS user).")] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who is acting, for the audit trail (default: OS user).")
+    ] = None,
 ) -> None:
     ctx.obj = CliContext(by=by)
 
@@ -65,6 +71,6 @@ def main() -> None:
 
 def _db_reason(exc: SQLAlchemyError) -> str:
     text = str(getattr(exc, "orig", exc)).splitlines()[0]
-    if "no such table" in text or "does not exist" in text and "relation" in text:
+    if "no such table" in text or ("does not exist" in text and "relation" in text):
         return "the schema is missing; run `clinic-worker db upgrade`"
     return text

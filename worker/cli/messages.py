@@ -17,8 +17,18 @@ app = typer.Typer(help="See planned and sent messages.", no_args_is_help=True)
 send_app = typer.Typer(help="Send a message now, through the queue.", no_args_is_help=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-COLUMNS = ("id", "appointment_id", "patient_id", "kind", "due_at", "status", "attempts", "twilio_sid",
-           "error_code", "reason")
+COLUMNS = (
+    "id",
+    "appointment_id",
+    "patient_id",
+    "kind",
+    "due_at",
+    "status",
+    "attempts",
+    "twilio_sid",
+    "error_code",
+    "reason",
+)
 
 
 def message_dict(message: Message) -> dict[str, Any]:
@@ -85,6 +95,6 @@ def _enqueue(settings: Any, message_id: int) -> bool:
     attach_settings(celery_app, settings)
     try:
         send_message.apply_async(args=[message_id], retry=False)
-    except Exception:  # noqa: BLE001 - any broker failure means "not enqueued"
+    except Exception:
         return False
     return True

@@ -71,11 +71,15 @@ def doctor(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
     """Check the settings, database, migrations, Redis, the queue and the SMS credentials."""
     settings = ctx_of(ctx).settings
     engine = make_engine(settings.database_url)
-    checks = {"settings": Check(True, _settings_summary(settings)),
-              "database": check_database(engine, settings)}
+    checks = {
+        "settings": Check(True, _settings_summary(settings)),
+        "database": check_database(engine, settings),
+    }
     if checks["database"].ok:
         checks["queue"] = check_queue(engine, settings)
-    checks["redis"] = check_redis(None if settings.redis_url.startswith("memory://") else make_redis(settings))
+    checks["redis"] = check_redis(
+        None if settings.redis_url.startswith("memory://") else make_redis(settings)
+    )
     checks["sms"] = _check_sms(settings)
     engine.dispose()
     if as_json:
@@ -90,8 +94,10 @@ def doctor(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
 def _settings_summary(settings: Settings) -> str:
     # Never the token: only whether one is set.
     token = "set" if settings.twilio_auth_token.get_secret_value() else "not set"
-    return (f"sms={settings.sms_backend}, timezone={settings.timezone}, "
-            f"send_rate={settings.send_rate}/s, twilio token {token}")
+    return (
+        f"sms={settings.sms_backend}, timezone={settings.timezone}, "
+        f"send_rate={settings.send_rate}/s, twilio token {token}"
+    )
 
 
 def _check_sms(settings: Settings) -> Check:

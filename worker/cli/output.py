@@ -39,13 +39,11 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S %Z")
+        return value.strftime("%Y-%m-%d %H:%M:%S")
     return str(value)
 
 
-def emit(
-    rows: Sequence[dict[str, Any]], *, as_json: bool, title: str, columns: Sequence[str]
-) -> None:
+def emit(rows: Sequence[dict[str, Any]], *, as_json: bool, title: str, columns: Sequence[str]) -> None:
     if as_json:
         emit_json(list(rows))
     else:
@@ -53,4 +51,5 @@ def emit(
 
 
 def say(text: str) -> None:
-    Console().print(text)
+    # soft_wrap: a line piped to a file or a log stays one line.
+    Console(soft_wrap=True).print(text)

@@ -87,4 +87,6 @@ def show(ctx: typer.Context, patient_id: int, as_json: JsonFlag = False) -> None
     for key, value in row.items():
         if key != "appointments":
             say(f"{key:>15}: {'' if value is None else value}")
-    emit(row["appointments"], as_json=False, title="Appointments", columns=("id", "start_at", "kind", "status"))
+    emit(
+        row["appointments"], as_json=False, title="Appointments", columns=("id", "start_at", "kind", "status")
+    )

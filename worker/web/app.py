@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,7 +24,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         healthy = all(check["ok"] for check in checks.values())
         return JSONResponse({"ok": healthy, "checks": checks}, status_code=200 if healthy else 503)
 
-    return Starlette(routes=[Route("/healthz", healthz, methods=["GET"])], on_shutdown=[rt.close])
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        rt.close()
+
+    return Starlette(routes=[Route("/healthz", healthz, methods=["GET"])], lifespan=lifespan)
 
 
 def _health(rt: Runtime) -> dict[str, dict[str, object]]:
