@@ -49,3 +49,8 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     root.setLevel(level.upper())
     # The twilio client logs request URLs and form fields (numbers, bodies) at INFO.
     logging.getLogger("twilio").setLevel(logging.WARNING)
+    if root.level > logging.DEBUG:
+        # Celery logs every task received and finished: with a dispatcher every few seconds
+        # that drowns our own lines ("message sent", "dispatched"), which carry the ids.
+        for name in ("celery.worker.strategy", "celery.app.trace"):
+            logging.getLogger(name).setLevel(logging.WARNING)

@@ -28,7 +28,7 @@ def emit_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str
         table.add_column(column)
     for row in rows:
         table.add_row(*(_cell(row.get(column)) for column in columns))
-    console = Console()
+    console = _console()
     if not rows:
         console.print(f"{title}: none")
         return
@@ -48,6 +48,12 @@ def emit(rows: Sequence[dict[str, Any]], *, as_json: bool, title: str, columns: 
         emit_json(list(rows))
     else:
         emit_table(title, rows, columns)
+
+
+def _console() -> Console:
+    console = Console()
+    # Piped to a file or a pager, Rich would squeeze the table into 80 columns.
+    return console if console.is_terminal else Console(width=220)
 
 
 def say(text: str) -> None:
