@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import timedelta
 
@@ -197,3 +198,20 @@ def test_row_left_in_sending_by_a_dead_worker_becomes_ambiguous(runtime: Runtime
         )
     assert expire_stuck_sending(runtime.sessions, utcnow()) == 1
     assert messages_of(runtime.sessions, appt)[0].status == "ambiguous"
+
+
+def test_no_phone_number_or_text_reaches_the_logs_even_at_debug(
+    runtime: Runtime, standin: StandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _one_due_reminder(runtime, name="Maria Example")
+    assert _claim_and_deliver(runtime) == ["sent"]
+    logged = caplog.text + " ".join(str(vars(r)) for r in caplog.records)
+    assert PHONE not in logged and PHONE[2:] not in logged
+    assert "Maria" not in logged and "Reply C" not in logged
+    assert any(getattr(r, "message_id", None) for r in caplog.records)
+
+
+def test_twilio_client_logger_is_held_at_warning(runtime: Runtime) -> None:
+    # It logs query parameters (a `To` filter when listing messages) at INFO.
+    assert logging.getLogger("twilio.http_client").getEffectiveLevel() >= logging.WARNING

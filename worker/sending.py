@@ -89,7 +89,8 @@ def begin_send(session: Session, rt: Runtime, message_id: int, now: datetime) ->
         .values(
             status=MessageStatus.SENDING,
             attempts=Message.attempts + 1,
-            lease_until=now + SENDING_LEASE,
+            # Long enough for the slowest provider call this configuration allows.
+            lease_until=now + max(SENDING_LEASE, timedelta(seconds=2 * rt.settings.twilio_timeout + 30)),
             updated_at=now,
         )
         .execution_options(synchronize_session=False)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import string
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,9 +39,11 @@ def bundled_config_dir() -> Path:
     """config/ as shipped: inside the installed package, or beside it in a source checkout
     (an editable install does not map the worker.bundled_config package)."""
     try:
-        return Path(str(resources.files("worker.bundled_config")))
+        bundled = importlib.import_module("worker.bundled_config")
     except ModuleNotFoundError:
         return Path(__file__).resolve().parent.parent / "config"
+    # A namespace package (config/ has no __init__.py): its one directory is the config.
+    return Path(next(iter(bundled.__path__)))
 
 
 @dataclass(frozen=True)
