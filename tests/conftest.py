@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.twilio_standin import StandIn, load_openapi
 from worker.db.engine import make_engine, session_factory
 from worker.db.migrate import upgrade
+from worker.db.models import Base
 from worker.runtime import Runtime, build_runtime
 from worker.settings import Settings, load_settings
 
@@ -28,7 +29,6 @@ ACCOUNT_SID = "AC" + "7" * 32
 AUTH_TOKEN = "standin-auth-token"
 FROM_NUMBER = "+12025550100"
 PG_ADMIN_URL = os.environ.get("CLINIC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-TABLES = ("audit_log", "messages", "appointments", "patients")
 
 
 def free_port() -> int:
@@ -146,7 +146,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url: str = request.getfixturevalue("postgres_url")
     engine = make_engine(url)
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
     return url
 

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.conftest import make_settings
+from tests.twilio_standin import StandIn
 from worker.runtime import Runtime, build_runtime
 from worker.settings import Settings
 from worker.web import create_app
@@ -26,8 +27,8 @@ async def test_healthz_answers_ok_when_database_and_redis_answer(runtime: Runtim
 
 
 @pytest.mark.anyio
-async def test_healthz_is_503_and_names_redis_when_redis_is_down(db_url: str) -> None:
-    settings = make_settings(db_url, "redis://127.0.0.1:1/0")
+async def test_healthz_is_503_and_names_redis_when_redis_is_down(db_url: str, standin: StandIn) -> None:
+    settings = make_settings(db_url, "redis://127.0.0.1:1/0", standin.url)
     rt = build_runtime(settings)
     response = await _get(settings, rt)
     rt.close()
@@ -38,3 +39,14 @@ async def test_healthz_is_503_and_names_redis_when_redis_is_down(db_url: str) ->
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def test_web_refuses_to_start_without_what_signatures_need(db_url: str) -> None:
+    from worker.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        create_app(make_settings(db_url, "redis://127.0.0.1:1/0", public_url=""))
+    assert [p.split(":")[0] for p in caught.value.problems] == [
+        "CLINIC_PUBLIC_URL",
+        "CLINIC_TWILIO_AUTH_TOKEN",
+    ]

@@ -50,6 +50,9 @@ class Accepted:
     sender: str
     params: dict[str, str]
     at: float
+    status: str = "sent"
+    error_code: int | None = None
+    direction: str = "outbound-api"
 
 
 @dataclass
@@ -71,6 +74,7 @@ class StandIn:
         self.openapi = openapi
         self.behaviour = Behaviour()
         self.accepted: list[Accepted] = []
+        self.inbound: list[Accepted] = []
         self.requests = 0
         self.invalid: list[str] = []
         self._lock = threading.Lock()
@@ -100,8 +104,23 @@ class StandIn:
         with self._lock:
             return [a for a in self.accepted if a.to == number]
 
+    def add_inbound(self, from_number: str, to_number: str, body: str) -> str:
+        """A text Twilio received for us (for reconciliation: as if the webhook was missed)."""
+        sid = "SM" + uuid.uuid4().hex
+        record = Accepted(sid, to_number, body, from_number, {}, time.time(), "received", None, "inbound")
+        with self._lock:
+            self.inbound.append(record)
+        return sid
+
+    def set_status(self, sid: str, status: str, error_code: int | None = None) -> None:
+        with self._lock:
+            for record in self.accepted:
+                if record.sid == sid:
+                    record.status, record.error_code = status, error_code
+
     def reset(self) -> None:
         with self._lock:
+            self.inbound.clear()
             self.accepted.clear()
             self.invalid.clear()
             self.requests = 0
@@ -136,17 +155,20 @@ class StandIn:
             self.accepted.append(record)
         return record
 
-    def resource(self, record: Accepted) -> dict[str, Any]:
+    def resource(self, record: Accepted, status: str = "queued") -> dict[str, Any]:
         return {
             "sid": record.sid,
             "account_sid": self.account_sid,
             "to": record.to,
-            "from": record.params.get("From"),
+            "from": record.sender if record.direction == "inbound" else record.params.get("From"),
             "messaging_service_sid": record.params.get("MessagingServiceSid"),
             "body": record.body,
-            "status": "queued",
+            "status": status,
+            "error_code": record.error_code,
+            "num_media": "0",
             "num_segments": "1",
-            "direction": "outbound-api",
+            "direction": record.direction,
+            "date_sent": time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(record.at)),
             "api_version": "2010-04-01",
             "date_created": time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(record.at)),
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{record.sid}.json",
@@ -189,6 +211,29 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/_standin/messages":
             self._send_json(200, [vars(a) for a in self.standin.accepted])
+            return
+        listing = _MESSAGES.match(self.path.split("?", 1)[0])
+        if listing is not None:
+            if not self._authorised(listing.group(1)):
+                self._error(401, 20003, "Authenticate")
+                return
+            records = sorted(self.standin.accepted + self.standin.inbound, key=lambda r: -r.at)
+            page = [self.standin.resource(r, r.status) for r in records]
+            uri = self.path.split("?", 1)[0]
+            self._send_json(
+                200,
+                {
+                    "messages": page,
+                    "next_page_uri": None,
+                    "previous_page_uri": None,
+                    "first_page_uri": uri,
+                    "uri": uri,
+                    "page": 0,
+                    "page_size": len(page),
+                    "start": 0,
+                    "end": max(0, len(page) - 1),
+                },
+            )
             return
         match = _ACCOUNT.match(self.path)
         if match is None:

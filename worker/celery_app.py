@@ -48,6 +48,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_soft_shutdown_timeout": 10.0,
         "worker_send_task_events": False,
         "worker_hijack_root_logger": False,
+        # Celery would turn stray prints (and tracebacks) into one log record per fragment.
+        "worker_redirect_stdouts": False,
         "enable_utc": True,
         "timezone": "UTC",
         "beat_schedule": {
@@ -62,9 +64,20 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "schedule": 60.0,
                 "options": {"expires": 60.0},
             },
+            "process-stored-replies": {
+                "task": "worker.process_stored_replies",
+                "schedule": max(interval, 5.0),
+                "options": {"expires": max(interval, 5.0)},
+            },
         },
         "beat_max_loop_interval": min(5.0, interval),
     }
+    if settings.reconcile_interval > 0:
+        config["beat_schedule"]["reconcile-with-twilio"] = {
+            "task": "worker.reconcile",
+            "schedule": settings.reconcile_interval,
+            "options": {"expires": settings.reconcile_interval},
+        }
     if settings.redis_url.startswith("redis"):
         config["broker_transport_options"] = {
             # Tasks run for seconds; an hour is long enough that a slow task is never
@@ -76,7 +89,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "retry_on_timeout": True,
         }
         config.update(
-            beat_scheduler="redbeat.RedBeatScheduler",
+            beat_scheduler="worker.beat:Scheduler",
             redbeat_redis_url=settings.redis_url,
             redbeat_key_prefix=f"{settings.queue_name}:redbeat:",
             # A second beat takes over within a few intervals of the first one dying.

@@ -203,3 +203,49 @@ def cancel_pending_for_patient(session: Session, patient_id: int, reason: str) -
     for row in rows:
         row.status, row.reason, row.lease_until = MessageStatus.CANCELLED, reason, None
     return len(rows)
+
+
+def replan_patient(session: Session, settings: Settings, patient_id: int, now: datetime) -> int:
+    """Plan again every upcoming reminder of the patient (after an opt-in): reminders that an
+    opt-out cancelled come back if they are still ahead. Returns how many were planned."""
+    upcoming = session.scalars(
+        select(Appointment).where(
+            Appointment.patient_id == patient_id,
+            Appointment.status.in_(ACTIVE_APPOINTMENT),
+            Appointment.start_at > now,
+        )
+    )
+    return sum(replan(session, a, settings.reminder_offsets, now, "re-planned").planned for a in upcoming)
+
+
+def set_opt_out(
+    session: Session,
+    settings: Settings,
+    patient_id: int,
+    opted_out: bool,
+    *,
+    actor: str,
+    source: str,
+    now: datetime,
+) -> tuple[Patient, int]:
+    """Record an opt-out (cancelling every pending message) or an opt-in, audited.
+    Returns the patient and how many messages were cancelled."""
+    patient = get_patient(session, patient_id)
+    cancelled = 0
+    if opted_out:
+        if not patient.opted_out:
+            patient.opted_out, patient.opted_out_at, patient.opt_out_source = True, now, source
+        cancelled = cancel_pending_for_patient(session, patient_id, f"patient opted out ({source})")
+    else:
+        patient.opted_out, patient.opted_out_at, patient.opt_out_source = False, None, None
+        replan_patient(session, settings, patient_id, now)
+    audit.record(
+        session,
+        actor,
+        "patient.opt_out" if opted_out else "patient.opt_in",
+        patient_id=patient_id,
+        entity="patient",
+        entity_id=patient_id,
+        source=source,
+    )
+    return patient, cancelled

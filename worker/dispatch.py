@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from worker.db.engine import transaction
-from worker.db.models import Message, MessageStatus
+from worker.db.models import InboundMessage, Message, MessageStatus
 
 # A worker holds a row in `sending` only for one provider call; a row still there after this
 # long belongs to a worker that died mid-call, and whether Twilio got it is unknown.
@@ -100,6 +100,7 @@ class QueueHealth:
     overdue: int  # due but not claimed for longer than a few dispatch intervals
     stuck_sending: int
     oldest_overdue: datetime | None
+    unprocessed_replies: int = 0
 
 
 def queue_health(session: Session, now: datetime, interval: float) -> QueueHealth:
@@ -111,4 +112,12 @@ def queue_health(session: Session, now: datetime, interval: float) -> QueueHealt
     stuck = session.scalar(
         select(func.count()).where(Message.status == MessageStatus.SENDING, Message.lease_until < now)
     )
-    return QueueHealth(overdue=int(overdue), stuck_sending=int(stuck or 0), oldest_overdue=oldest)
+    waiting = session.scalar(
+        select(func.count()).where(InboundMessage.processed_at.is_(None), InboundMessage.received_at < cutoff)
+    )
+    return QueueHealth(
+        overdue=int(overdue),
+        stuck_sending=int(stuck or 0),
+        oldest_overdue=oldest,
+        unprocessed_replies=int(waiting or 0),
+    )

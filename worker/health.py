@@ -51,6 +51,8 @@ def check_queue(engine: Engine, settings: Settings) -> Check:
             f"{health.overdue} due message(s) not claimed since "
             f"{health.oldest_overdue:%Y-%m-%d %H:%M:%S} UTC: is beat running?"
         )
+    if health.unprocessed_replies:
+        problems.append(f"{health.unprocessed_replies} stored repl(ies) not processed: is a worker running?")
     if health.stuck_sending:
         problems.append(f"{health.stuck_sending} message(s) stuck in sending: is a worker hung?")
     return Check(not problems, "; ".join(problems) or "no overdue or stuck messages")

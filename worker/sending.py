@@ -24,15 +24,24 @@ from worker.db.models import (
 )
 from worker.dispatch import SENDING_LEASE, extend_lease
 from worker.errors import SmsError
+from worker.replies import KEYWORD_REPLY, REPLY, STAFF_NOTICE
 from worker.runtime import Runtime
+from worker.scheduling import REMINDER
 from worker.settings import format_duration
 from worker.sms.base import OutboundSms
-from worker.templates import format_when
+from worker.statuses import apply_stored_events
+from worker.templates import FALLBACK_LANGUAGE, format_when
 
 log = logging.getLogger(__name__)
 
 MAX_VALIDITY = timedelta(seconds=36000)  # Twilio's ceiling for ValidityPeriod
-RATE_WAIT = 10.0  # longest a task sleeps for a send slot before handing it back to the queue
+RATE_WAIT = 10.0
+# Answers to STOP/START/HELP go out whatever the consent (a STOP must be confirmed, HELP
+# answered); staff notices go to staff. Only these skip the patient checks.
+IGNORES_CONSENT = frozenset({KEYWORD_REPLY, STAFF_NOTICE})
+ABOUT_APPOINTMENT = frozenset(
+    {REMINDER, REPLY}
+)  # longest a task sleeps for a send slot before handing it back to the queue
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,7 @@ def deliver(rt: Runtime, message_id: int, clock: Callable[[], datetime] = utcnow
             error_code=None,
             reason=None,
         )
+        apply_stored_events(session, sid, clock())
     log.info("message sent", extra={"message_id": message_id})
     return Outcome(MessageStatus.SENT)
 
@@ -98,7 +108,7 @@ def begin_send(session: Session, rt: Runtime, message_id: int, now: datetime) ->
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return Outcome("not-claimed", "already handled elsewhere or no longer queued")
     session.refresh(message)
-    patient = session.get_one(Patient, message.patient_id)
+    patient = session.get(Patient, message.patient_id) if message.patient_id is not None else None
     reason = skip_reason(rt, message, patient, appointment, now)
     if reason is not None:
         _finish(session, message_id, now, status=MessageStatus.SKIPPED, reason=reason)
@@ -110,48 +120,73 @@ def begin_send(session: Session, rt: Runtime, message_id: int, now: datetime) ->
 def skip_reason(
     rt: Runtime,
     message: Message,
-    patient: Patient,
+    patient: Patient | None,
     appointment: Appointment | None,
     now: datetime,
 ) -> str | None:
+    """Why this message must not go out now, or None. Checked at send time, not planning time:
+    consent, opt-out, cancellation and staleness can all change in between."""
+    reason = None
+    if message.kind not in IGNORES_CONSENT:
+        reason = _patient_reason(patient)
+    if reason is None and appointment is not None and message.kind in ABOUT_APPOINTMENT:
+        reason = _appointment_reason(appointment, now)
+    late = now - message.due_at
+    if reason is None and late > rt.settings.reminder_grace:
+        reason = (
+            f"stale: {format_duration(late)} late, grace is {format_duration(rt.settings.reminder_grace)}"
+        )
+    return reason
+
+
+def _patient_reason(patient: Patient | None) -> str | None:
+    if patient is None:
+        return "no patient"
     if patient.opted_out:
         return "patient opted out"
     if not patient.sms_consent:
         return "no SMS consent"
-    if appointment is not None:
-        if appointment.status not in ACTIVE_APPOINTMENT:
-            return f"appointment {appointment.status}"
-        if appointment.start_at <= now:
-            return "appointment already started"
-    late = now - message.due_at
-    if late > rt.settings.reminder_grace:
-        return f"stale: {format_duration(late)} late, grace is {format_duration(rt.settings.reminder_grace)}"
+    return None
+
+
+def _appointment_reason(appointment: Appointment, now: datetime) -> str | None:
+    if appointment.status not in ACTIVE_APPOINTMENT:
+        return f"appointment {appointment.status}"
+    if appointment.start_at <= now:
+        return "appointment already started"
     return None
 
 
 def _compose(
     rt: Runtime,
     message: Message,
-    patient: Patient,
+    patient: Patient | None,
     appointment: Appointment | None,
     now: datetime,
 ) -> OutboundSms:
     settings = rt.settings
+    to = message.to_number or (patient.phone if patient else "")
+    # Staff notices are for staff: in the clinic's language and zone, whoever the patient is.
+    for_patient = patient is not None and message.kind != STAFF_NOTICE
+    language = patient.language if for_patient and patient else FALLBACK_LANGUAGE
+    zone = patient.timezone if for_patient and patient else settings.timezone
     when = ""
     validity = settings.message_validity
     if appointment is not None:
-        when = format_when(appointment.start_at, patient.timezone, patient.language, settings.timezone)
-        validity = min(validity, appointment.start_at - now)
+        when = format_when(appointment.start_at, zone, language, settings.timezone)
+        if message.kind in ABOUT_APPOINTMENT:
+            validity = min(validity, appointment.start_at - now)
     body = rt.templates.render(
         message.template,
-        patient.language,
+        language,
         clinic_name=settings.clinic_name,
         clinic_phone=settings.clinic_phone,
         when=when,
+        appointment_id=str(message.appointment_id or ""),
     )
     callback = f"{settings.public_url}/twilio/status" if settings.public_url else None
     seconds = int(min(validity, MAX_VALIDITY).total_seconds())
-    return OutboundSms(to=patient.phone, body=body, status_callback=callback, validity_period=max(1, seconds))
+    return OutboundSms(to=to, body=body, status_callback=callback, validity_period=max(1, seconds))
 
 
 def _record_failure(rt: Runtime, message_id: int, exc: SmsError, now: datetime) -> Outcome:
@@ -161,7 +196,7 @@ def _record_failure(rt: Runtime, message_id: int, exc: SmsError, now: datetime) 
             status, reason = MessageStatus.AMBIGUOUS, f"{exc}; not resent"
         elif exc.permanent:
             status, reason = MessageStatus.FAILED, str(exc)
-            if exc.opted_out:
+            if exc.opted_out and message.patient_id is not None and message.to_number is None:
                 _opt_out_at_provider(session, message.patient_id, now)
         elif message.attempts >= rt.settings.send_max_attempts:
             status, reason = MessageStatus.FAILED, f"{exc}; gave up after {message.attempts} attempts"

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from worker.errors import ConfigError
+from worker.errors import ConfigError, InputError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -62,7 +62,12 @@ class Settings(BaseSettings):
     twilio_messaging_service_sid: str = ""
     twilio_api_url: str = "https://api.twilio.com"
     twilio_timeout: float = Field(default=10.0, gt=0, le=120)
+    twilio_webhook_key: SecretStr = SecretStr("")
     public_url: str = ""
+    keyword_replies: bool = True
+    front_desk_number: str = ""
+    reconcile_interval: float = Field(default=3600.0, ge=0, le=86400)
+    reconcile_lookback: Annotated[timedelta, NoDecode] = timedelta(hours=6)
     clinic_name: str = "Our clinic"
     clinic_phone: str = ""
     timezone: str = "America/New_York"
@@ -95,7 +100,7 @@ class Settings(BaseSettings):
             return tuple(offsets)
         return value
 
-    @field_validator("claim_lease", "reminder_grace", "message_validity", mode="before")
+    @field_validator("claim_lease", "reminder_grace", "message_validity", "reconcile_lookback", mode="before")
     @classmethod
     def _parse_one_duration(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -117,6 +122,18 @@ class Settings(BaseSettings):
             # psycopg 3 is the driver we ship; plain postgresql:// would pick psycopg2.
             return "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
+
+    @field_validator("front_desk_number")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        if not value:
+            return value
+        from worker.phones import to_e164
+
+        try:
+            return to_e164(value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("redis_url")
     @classmethod

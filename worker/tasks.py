@@ -12,8 +12,14 @@ import os
 from typing import Any
 
 from worker.celery_app import app, settings_of
+from worker.db.engine import transaction
 from worker.db.models import utcnow
 from worker.dispatch import claim_due, expire_stuck_sending
+from worker.errors import SmsError
+from worker.queueing import enqueue_sends
+from worker.reconcile import reconcile as reconcile_with_provider
+from worker.replies import process_inbound as process_one_inbound
+from worker.replies import sweep_cutoff, unprocessed
 from worker.runtime import Runtime, build_runtime
 from worker.sending import deliver
 
@@ -58,9 +64,43 @@ def send_message(self: Any, message_id: int) -> None:
         raise self.retry(countdown=outcome.retry_in)
 
 
+@app.task(name="worker.process_inbound", ignore_result=True)
+def process_inbound(inbound_id: int) -> None:
+    _process(runtime(), inbound_id)
+
+
+def _process(rt: Runtime, inbound_id: int) -> None:
+    with transaction(rt.sessions) as session:
+        result = process_one_inbound(session, rt.settings, inbound_id, utcnow())
+    if result is not None and result.replies:
+        enqueue_sends(rt.settings, result.replies)
+
+
+@app.task(name="worker.process_stored_replies", ignore_result=True)
+def process_stored_replies() -> int:
+    """Replies stored while Redis was down (or whose task was lost) are processed here."""
+    rt = runtime()
+    with rt.sessions() as session:
+        ids = unprocessed(session, sweep_cutoff(utcnow()))
+    for inbound_id in ids:
+        _process(rt, inbound_id)
+    if ids:
+        log.info("stored replies processed by the sweep", extra={"count": len(ids)})
+    return len(ids)
+
+
 @app.task(name="worker.sweep", ignore_result=True)
 def sweep() -> int:
     stuck = expire_stuck_sending(runtime().sessions, utcnow())
     if stuck:
         log.warning("messages stuck in sending marked ambiguous", extra={"count": stuck})
     return stuck
+
+
+@app.task(name="worker.reconcile", ignore_result=True)
+def reconcile() -> None:
+    try:
+        reconcile_with_provider(runtime(), utcnow())
+    except SmsError as exc:
+        # The next run covers the same window (the look-back is longer than the interval).
+        log.warning("reconciliation failed", extra={"error": str(exc), "code": exc.code})

@@ -15,7 +15,7 @@ import yaml
 from worker.errors import InputError
 from worker.settings import Settings
 
-PLACEHOLDERS = frozenset({"clinic_name", "clinic_phone", "when"})
+PLACEHOLDERS = frozenset({"clinic_name", "clinic_phone", "when", "appointment_id"})
 FALLBACK_LANGUAGE = "en"
 
 _WEEKDAYS = {

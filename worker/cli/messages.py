@@ -86,15 +86,6 @@ def send_reminder(ctx: typer.Context, appointment_id: int, as_json: JsonFlag = F
 
 
 def _enqueue(settings: Any, message_id: int) -> bool:
-    """Hand the claimed row to a worker. If Redis is down the row stays queued and the
-    dispatcher re-queues it when its lease runs out, so nothing is lost."""
-    from worker.celery_app import app as celery_app
-    from worker.celery_app import attach_settings
-    from worker.tasks import send_message
+    from worker.queueing import enqueue_sends
 
-    attach_settings(celery_app, settings)
-    try:
-        send_message.apply_async(args=[message_id], retry=False)
-    except Exception:
-        return False
-    return True
+    return enqueue_sends(settings, [message_id])

@@ -64,7 +64,8 @@ def run_web(
 
     settings = ctx_of(ctx).settings
     configure_logging(settings.log_level, settings.log_format)
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    web_app = create_app(settings)  # settings problems stop here, as one line each
+    uvicorn.run(web_app, host=host, port=port, log_config=None, access_log=False)
 
 
 def doctor(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:

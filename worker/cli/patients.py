@@ -90,3 +90,36 @@ def show(ctx: typer.Context, patient_id: int, as_json: JsonFlag = False) -> None
     emit(
         row["appointments"], as_json=False, title="Appointments", columns=("id", "start_at", "kind", "status")
     )
+
+
+def _set_opt_out(ctx: typer.Context, patient_id: int, opted_out: bool, as_json: bool) -> None:
+    cli = ctx_of(ctx)
+    with transaction(cli.sessions) as session:
+        patient, cancelled = clinic.set_opt_out(
+            session,
+            cli.settings,
+            patient_id,
+            opted_out,
+            actor=cli.actor,
+            source=f"staff:{cli.actor}",
+            now=utcnow(),
+        )
+        row = patient_dict(patient) | {"messages_cancelled": cancelled}
+    if as_json:
+        emit_json(row)
+    elif opted_out:
+        say(f"patient {patient_id} opted out; {cancelled} pending message(s) cancelled")
+    else:
+        say(f"patient {patient_id} opted back in")
+
+
+@app.command("opt-out")
+def opt_out(ctx: typer.Context, patient_id: int, as_json: JsonFlag = False) -> None:
+    """Record that the patient asked (by phone, in person) to get no more texts."""
+    _set_opt_out(ctx, patient_id, True, as_json)
+
+
+@app.command("opt-in")
+def opt_in(ctx: typer.Context, patient_id: int, as_json: JsonFlag = False) -> None:
+    """Record that the patient asked to get texts again."""
+    _set_opt_out(ctx, patient_id, False, as_json)

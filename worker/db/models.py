@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -142,7 +143,10 @@ class Message(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"), index=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    # None only for answers to numbers that are not patients (STOP/HELP from strangers)
+    # and notices to staff; then to_number says where it goes.
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    to_number: Mapped[str | None] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(32))
     template: Mapped[str] = mapped_column(String(64))
     due_at: Mapped[datetime]
@@ -172,3 +176,42 @@ class AuditEntry(Base):
     entity_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class InboundMessage(Base):
+    """A text a patient (or anyone) sent us, stored raw before the webhook answers."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (
+        Index("ix_inbound_unprocessed", "processed_at", "received_at"),
+        Index("ix_inbound_patient_received", "patient_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)  # Twilio retries: dedupe
+    account_sid: Mapped[str] = mapped_column(String(64))
+    from_number: Mapped[str] = mapped_column(String(32))
+    to_number: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    num_media: Mapped[int] = mapped_column(Integer, default=0)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)  # every other form field, as sent
+    source: Mapped[str] = mapped_column(String(16))  # webhook or reconcile
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    kind: Mapped[str | None] = mapped_column(String(32))
+
+
+class StatusEvent(Base):
+    """One status callback. (message_sid, status) is unique: a repeated callback is one row."""
+
+    __tablename__ = "status_events"
+    __table_args__ = (UniqueConstraint("message_sid", "status", name="uq_status_events_sid_status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))  # webhook or reconcile
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

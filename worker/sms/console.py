@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 import sys
 import threading
+from collections.abc import Iterator
+from datetime import datetime
 from typing import TextIO
 
 from worker.privacy import mask_phone
-from worker.sms.base import OutboundSms
+from worker.sms.base import OutboundSms, ProviderMessage
 
 _counter = itertools.count(1)
 _lock = threading.Lock()
@@ -28,6 +30,9 @@ class ConsoleSender:
             stream.write(f"[sms {sid} to {mask_phone(sms.to)}] {sms.body}\n")
             stream.flush()
         return sid
+
+    def recent(self, since: datetime) -> Iterator[ProviderMessage]:
+        return iter(())  # nothing was really sent, so there is nothing to reconcile
 
     def check(self) -> str:
         return "console backend (messages are printed, not sent)"

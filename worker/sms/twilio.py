@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -12,7 +14,7 @@ from twilio.rest import Client
 
 from worker.errors import SmsError
 from worker.settings import Settings
-from worker.sms.base import OutboundSms
+from worker.sms.base import OutboundSms, ProviderMessage
 
 _TWILIO_BASE = "https://api.twilio.com"
 
@@ -127,6 +129,15 @@ class TwilioSender:
             raise classify_network_error(exc) from None
         return str(message.sid)
 
+    def recent(self, since: datetime) -> Iterator[ProviderMessage]:
+        try:
+            for item in self._client.messages.stream(date_sent_after=since, page_size=200):
+                yield _provider_message(item)
+        except TwilioRestException as exc:
+            raise classify_rest_error(exc.status, exc.code) from None
+        except requests.RequestException as exc:
+            raise classify_network_error(exc) from None
+
     def check(self) -> str:
         try:
             account = self._client.api.v2010.accounts(self._settings.twilio_account_sid).fetch()
@@ -135,3 +146,18 @@ class TwilioSender:
         except requests.RequestException as exc:
             raise classify_network_error(exc) from None
         return f"Twilio account {account.sid} is {account.status}"
+
+
+def _provider_message(item: Any) -> ProviderMessage:
+    return ProviderMessage(
+        sid=str(item.sid),
+        account_sid=str(item.account_sid or ""),
+        inbound=str(item.direction or "") == "inbound",
+        from_number=str(item.from_ or ""),
+        to_number=str(item.to or ""),
+        body=str(item.body or ""),
+        status=str(item.status or ""),
+        error_code=int(item.error_code) if item.error_code else None,
+        num_media=int(item.num_media or 0),
+        sent_at=item.date_sent,
+    )

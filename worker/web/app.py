@@ -1,4 +1,4 @@
-"""ASGI app: health now; Twilio's webhooks are added by the replies feature."""
+"""The ASGI app: Twilio's webhooks and a health check, built from Settings."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from worker.errors import ConfigError
 from worker.health import check_database, check_queue, check_redis
 from worker.runtime import Runtime, build_runtime
 from worker.settings import Settings
+from worker.web.hooks import make_inbound_endpoint, make_status_endpoint
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
+    _require_webhook_settings(settings)
     rt = runtime or build_runtime(settings)
 
     async def healthz(_request: Request) -> JSONResponse:
@@ -29,7 +32,23 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         yield
         rt.close()
 
-    return Starlette(routes=[Route("/healthz", healthz, methods=["GET"])], lifespan=lifespan)
+    routes = [
+        Route("/twilio/sms", make_inbound_endpoint(rt), methods=["POST"]),
+        Route("/twilio/status", make_status_endpoint(rt), methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _require_webhook_settings(settings: Settings) -> None:
+    """Without these no signature can be checked, and an unchecked webhook is an open door."""
+    missing = []
+    if not settings.public_url:
+        missing.append("CLINIC_PUBLIC_URL: needed to check Twilio's signatures (the URL Twilio calls)")
+    if not settings.twilio_auth_token.get_secret_value():
+        missing.append("CLINIC_TWILIO_AUTH_TOKEN: needed to check Twilio's signatures")
+    if missing:
+        raise ConfigError(missing)
 
 
 def _health(rt: Runtime) -> dict[str, dict[str, object]]:

@@ -1,0 +1,62 @@
+"""Staff commands for replies and opt-outs, run as real processes."""
+
+from __future__ import annotations
+
+from tests.test_cli import Cli, cli  # noqa: F401 - the fixture
+from tests.webhooks import inbound_form
+from worker.db.engine import make_engine, session_factory, transaction
+from worker.db.models import utcnow
+from worker.replies import process_inbound, store_inbound
+from worker.settings import load_settings
+
+
+def _reply(cli: Cli, body: str, sender: str) -> None:  # noqa: F811
+    settings = load_settings(database_url=cli.env["CLINIC_DATABASE_URL"])
+    sessions = session_factory(make_engine(settings.database_url))
+    form = inbound_form(body, sender)
+    with transaction(sessions) as session:
+        store_inbound(session, {k: [v] for k, v in form}, "webhook", utcnow())
+    with transaction(sessions) as session:
+        from sqlalchemy import select
+
+        from worker.db.models import InboundMessage
+
+        newest = session.scalar(select(InboundMessage.id).order_by(InboundMessage.id.desc()))
+        assert newest is not None
+        process_inbound(session, settings, newest, utcnow())
+
+
+def test_replies_list_shows_what_patients_sent_and_filters_unmatched(cli: Cli) -> None:  # noqa: F811
+    cli.run("patients", "add", "--name", "Ana", "--phone", "+12025550143")
+    _reply(cli, "Running 10 min late, sorry! 🙂", "+12025550143")
+    _reply(cli, "HELP", "+12025550143")
+    _reply(cli, "hi", "+12025550188")
+    rows = cli.json("replies", "list")
+    assert [set(r) >= {"id", "patient_id", "body", "received_at", "kind"} for r in rows] == [True] * 3
+    assert [(r["kind"], r["patient_id"]) for r in rows] == [
+        ("unknown_sender", None),
+        ("help", 1),
+        ("unmatched", 1),
+    ]
+    assert rows[-1]["body"] == "Running 10 min late, sorry! 🙂"
+    assert [r["kind"] for r in cli.json("replies", "list", "--unmatched")] == ["unknown_sender", "unmatched"]
+    assert [r["kind"] for r in cli.json("replies", "list", "--patient", "1", "--since", "1h")] == [
+        "help",
+        "unmatched",
+    ]
+    assert cli.json("replies", "list", "--since", "2999-01-01T00:00") == []
+    bad = cli.run("replies", "list", "--since", "yesterday", ok=False)
+    assert bad.returncode == 1 and "give a duration like 24h" in bad.stderr
+
+
+def test_staff_opt_out_cancels_pending_messages_and_is_audited(cli: Cli) -> None:  # noqa: F811
+    cli.run("patients", "add", "--name", "Ana", "--phone", "+12025550143")
+    cli.run("appointments", "add", "--patient", "1", "--start", "2031-03-04T10:00")
+    out = cli.json("--by", "dana", "patients", "opt-out", "1")
+    assert out["opted_out"] is True and out["messages_cancelled"] == 2
+    assert out["opt_out_source"] == "staff:operator:dana"
+    assert {m["status"] for m in cli.json("messages", "list")} == {"cancelled"}
+    back = cli.json("patients", "opt-in", "1")
+    assert back["opted_out"] is False
+    # Opting back in brings back the reminders of upcoming appointments.
+    assert sorted(m["status"] for m in cli.json("messages", "list")) == ["planned", "planned"]

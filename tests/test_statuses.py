@@ -1,0 +1,130 @@
+"""Status callbacks and reconciliation: statuses only move forward, nothing twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from starlette.testclient import TestClient
+
+from tests.helpers import messages_of
+from tests.test_replies import PHONE, inbound_rows, process_all, reminded_appointment
+from tests.twilio_standin import StandIn
+from tests.webhooks import signed, status_form
+from worker.db.engine import transaction
+from worker.db.models import Message, StatusEvent, utcnow
+from worker.dispatch import claim_due
+from worker.reconcile import reconcile
+from worker.runtime import Runtime
+from worker.sending import deliver
+from worker.statuses import record_event
+from worker.web import create_app
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(
+        create_app(runtime.settings, runtime), base_url="https://clinic.example.org"
+    ) as test_client:
+        yield test_client
+
+
+def callback(client: TestClient, sid: str, status: str, code: str | None = None) -> None:
+    response = client.post("/twilio/status", **signed("/twilio/status", status_form(sid, status, code)))
+    assert response.status_code == 200
+
+
+def sent_message(rt: Runtime) -> Message:
+    appt = reminded_appointment(rt)
+    return messages_of(rt.sessions, appt)[0]
+
+
+def status_of(rt: Runtime, message_id: int) -> tuple[str, int | None]:
+    with rt.sessions() as session:
+        row = session.get_one(Message, message_id)
+        return row.status, row.error_code
+
+
+def test_delivered_then_a_late_sent_leaves_the_message_delivered(
+    client: TestClient, runtime: Runtime
+) -> None:
+    message = sent_message(runtime)
+    callback(client, message.twilio_sid or "", "delivered")
+    callback(client, message.twilio_sid or "", "sent")
+    assert status_of(runtime, message.id) == ("delivered", None)
+
+
+def test_failed_and_undelivered_are_final(client: TestClient, runtime: Runtime) -> None:
+    message = sent_message(runtime)
+    callback(client, message.twilio_sid or "", "undelivered", "30005")
+    callback(client, message.twilio_sid or "", "delivered")
+    assert status_of(runtime, message.id) == ("undelivered", 30005)
+
+
+def test_carrier_error_codes_are_recorded_as_undelivered(client: TestClient, runtime: Runtime) -> None:
+    message = sent_message(runtime)
+    callback(client, message.twilio_sid or "", "failed", "30003")
+    assert status_of(runtime, message.id) == ("undelivered", 30003)
+
+
+def test_a_repeated_callback_is_stored_once(client: TestClient, runtime: Runtime) -> None:
+    message = sent_message(runtime)
+    for _ in range(3):
+        callback(client, message.twilio_sid or "", "delivered")
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(StatusEvent)) == 1
+
+
+def test_an_unknown_sid_is_answered_200_and_kept(client: TestClient, runtime: Runtime) -> None:
+    callback(client, "SM" + "0" * 32, "delivered")
+    with runtime.sessions() as session:
+        assert session.scalar(select(StatusEvent.status)) == "delivered"
+
+
+def test_a_callback_that_beats_our_own_record_of_the_sid_is_applied_after_it(
+    runtime: Runtime, standin: StandIn
+) -> None:
+    # Twilio can call back before the worker has committed the SID it got.
+    reminded_appointment(runtime, phone="+12025550177")
+    appt_rows = messages_of(runtime.sessions, 1)
+    second = appt_rows[1]
+    with transaction(runtime.sessions) as session:
+        session.execute(Message.__table__.update().where(Message.id == second.id).values(due_at=utcnow()))
+    claim_due(runtime.sessions, utcnow(), 10, runtime.settings.claim_lease)
+    expected_sid_holder: list[str] = []
+    real_send = runtime.sender.send
+
+    def send_then_callback(sms):  # type: ignore[no-untyped-def]
+        sid = real_send(sms)
+        with transaction(runtime.sessions) as session:
+            record_event(session, sid, "delivered", None, "webhook", utcnow())
+        expected_sid_holder.append(sid)
+        return sid
+
+    runtime.sender.send = send_then_callback  # type: ignore[method-assign]
+    assert deliver(runtime, second.id).status == "sent"
+    assert status_of(runtime, second.id) == ("delivered", None)
+
+
+def test_unsigned_callback_is_refused(client: TestClient, runtime: Runtime) -> None:
+    message = sent_message(runtime)
+    request = signed("/twilio/status", status_form(message.twilio_sid or "", "failed"))
+    request["headers"]["X-Twilio-Signature"] = "forged"
+    assert client.post("/twilio/status", **request).status_code == 403
+    assert status_of(runtime, message.id) == ("sent", None)
+
+
+def test_reconcile_records_missed_replies_and_final_statuses(runtime: Runtime, standin: StandIn) -> None:
+    message = sent_message(runtime)
+    standin.set_status(message.twilio_sid or "", "delivered")
+    standin.add_inbound(PHONE, "+12025550100", "C")
+    result = reconcile(runtime, utcnow())
+    assert (result.inbound_added, result.statuses_updated) == (1, 1)
+    assert status_of(runtime, message.id) == ("delivered", None)
+    process_all(runtime)
+    [row] = inbound_rows(runtime.sessions)
+    assert (row.kind, row.source) == ("confirm", "reconcile")
+    again = reconcile(runtime, utcnow() + timedelta(seconds=1))
+    assert (again.inbound_added, again.statuses_updated) == (0, 0)

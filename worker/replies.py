@@ -1,0 +1,302 @@
+"""Inbound texts: stored raw first, processed afterwards (by a task, or by the sweep when the
+task was never queued), exactly once each."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from worker import audit
+from worker.clinic import cancel_pending_for_patient, replan_patient
+from worker.db.models import (
+    ACTIVE_APPOINTMENT,
+    Appointment,
+    AppointmentStatus,
+    InboundMessage,
+    Message,
+    MessageStatus,
+    Patient,
+)
+from worker.keywords import Keyword, classify
+from worker.phones import normalise_sender
+from worker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Kinds of inbound text, as `replies list` shows them.
+OPT_OUT, OPT_IN, HELP = "opt_out", "opt_in", "help"
+CONFIRM, RESCHEDULE = "confirm", "reschedule"
+UNMATCHED, UNKNOWN_SENDER = "unmatched", "unknown_sender"
+UNMATCHED_KINDS = (UNMATCHED, UNKNOWN_SENDER)
+
+# Outbound kinds created here. Keyword answers go out whatever the patient's consent (a STOP
+# must be confirmed, HELP must be answered); staff notices go to staff, not the patient.
+KEYWORD_REPLY, REPLY, STAFF_NOTICE = "keyword_reply", "reply", "staff_notice"
+_SENT = (MessageStatus.SENT, MessageStatus.DELIVERED)
+
+
+def store_inbound(session: Session, form: Mapping[str, Sequence[str]], source: str, now: datetime) -> bool:
+    """Insert the raw message unless its MessageSid is already stored. True if it was new."""
+    values = {k: v[-1] for k, v in form.items() if v}
+    row = {
+        "message_sid": values["MessageSid"],
+        "account_sid": values.get("AccountSid", ""),
+        "from_number": values.get("From", ""),
+        "to_number": values.get("To", ""),
+        "body": values.get("Body", ""),
+        "num_media": _int(values.get("NumMedia", "0")),
+        "params": {k: list(v) for k, v in form.items() if k != "Body"},
+        "source": source,
+        "received_at": now,
+    }
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(InboundMessage)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["message_sid"])
+        .returning(InboundMessage.id)
+    )
+    # RETURNING, not rowcount: psycopg reports -1 for an ORM-executed INSERT ... DO NOTHING.
+    return session.execute(statement).first() is not None
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return 0
+
+
+def inbound_id(session: Session, message_sid: str) -> int | None:
+    return session.scalar(select(InboundMessage.id).where(InboundMessage.message_sid == message_sid))
+
+
+def unprocessed(session: Session, older_than: datetime, limit: int = 500) -> list[int]:
+    return list(
+        session.scalars(
+            select(InboundMessage.id)
+            .where(InboundMessage.processed_at.is_(None), InboundMessage.received_at <= older_than)
+            .order_by(InboundMessage.received_at)
+            .limit(limit)
+        )
+    )
+
+
+@dataclass
+class Processed:
+    kind: str
+    replies: list[int] = field(default_factory=list)  # outbound rows to enqueue after commit
+
+
+def process_inbound(session: Session, settings: Settings, inbound_id: int, now: datetime) -> Processed | None:
+    """Act on one stored text, in the caller's transaction. None if it was already processed.
+
+    The claim (processed_at set only where it is still empty) makes a second run, from the
+    sweep or a redelivered task, a no-op; a failure rolls the claim back with everything else.
+    """
+    claimed = session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id == inbound_id, InboundMessage.processed_at.is_(None))
+        .values(processed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    inbound = session.get_one(InboundMessage, inbound_id)
+    sender = normalise_sender(inbound.from_number)
+    patient = session.scalar(select(Patient).where(Patient.phone == sender)) if sender else None
+    result = _act(session, settings, inbound, patient, classify(inbound.body), now)
+    inbound.kind = result.kind
+    inbound.patient_id = patient.id if patient else None
+    audit.record(
+        session,
+        "sms",
+        f"reply.{result.kind}",
+        patient_id=inbound.patient_id,
+        entity="inbound",
+        entity_id=inbound.id,
+    )
+    log.info("reply processed", extra={"inbound_id": inbound.id, "kind": result.kind})
+    return result
+
+
+def _act(
+    session: Session,
+    settings: Settings,
+    inbound: InboundMessage,
+    patient: Patient | None,
+    keyword: Keyword | None,
+    now: datetime,
+) -> Processed:
+    if keyword == Keyword.OPT_OUT:
+        return _opt_out(session, settings, inbound, patient, now)
+    if keyword == Keyword.OPT_IN or (keyword == Keyword.YES and patient is not None and patient.opted_out):
+        return _opt_in(session, settings, inbound, patient, now)
+    if keyword == Keyword.HELP:
+        return Processed(HELP, _keyword_answer(session, settings, inbound, patient, "help", now))
+    if patient is None:
+        return Processed(UNKNOWN_SENDER)
+    if keyword in (Keyword.CONFIRM, Keyword.RESCHEDULE):
+        return _appointment_reply(session, settings, inbound, patient, keyword, now)
+    return Processed(UNMATCHED)
+
+
+def _opt_out(
+    session: Session, settings: Settings, inbound: InboundMessage, patient: Patient | None, now: datetime
+) -> Processed:
+    if patient is not None:
+        if not patient.opted_out:
+            patient.opted_out, patient.opted_out_at, patient.opt_out_source = True, now, "sms"
+            audit.record(
+                session,
+                "sms",
+                "patient.opt_out",
+                patient_id=patient.id,
+                entity="inbound",
+                entity_id=inbound.id,
+            )
+        cancel_pending_for_patient(session, patient.id, "patient opted out by text")
+    return Processed(OPT_OUT, _keyword_answer(session, settings, inbound, patient, "stop_ack", now))
+
+
+def _opt_in(
+    session: Session, settings: Settings, inbound: InboundMessage, patient: Patient | None, now: datetime
+) -> Processed:
+    if patient is None:
+        return Processed(UNKNOWN_SENDER)
+    patient.opted_out, patient.opted_out_at, patient.opt_out_source = False, None, None
+    # Texting START is express consent to receive texts again.
+    patient.sms_consent, patient.consent_at, patient.consent_source = True, now, "sms"
+    replan_patient(session, settings, patient.id, now)
+    audit.record(
+        session, "sms", "patient.opt_in", patient_id=patient.id, entity="inbound", entity_id=inbound.id
+    )
+    return Processed(OPT_IN, _keyword_answer(session, settings, inbound, patient, "start_ack", now))
+
+
+def next_reminded_appointment(session: Session, patient_id: int, now: datetime) -> Appointment | None:
+    """The soonest upcoming active appointment the patient has been reminded of."""
+    reminded = exists().where(Message.appointment_id == Appointment.id, Message.status.in_(_SENT))
+    return session.scalar(
+        select(Appointment)
+        .where(
+            Appointment.patient_id == patient_id,
+            Appointment.status.in_(ACTIVE_APPOINTMENT),
+            Appointment.start_at > now,
+            reminded,
+        )
+        .order_by(Appointment.start_at)
+        .limit(1)
+        .with_for_update()
+    )
+
+
+def _appointment_reply(
+    session: Session,
+    settings: Settings,
+    inbound: InboundMessage,
+    patient: Patient,
+    keyword: Keyword,
+    now: datetime,
+) -> Processed:
+    appointment = next_reminded_appointment(session, patient.id, now)
+    if appointment is None:
+        return Processed(UNMATCHED)  # nothing to confirm: staff read it
+    inbound.appointment_id = appointment.id
+    confirm = keyword == Keyword.CONFIRM
+    appointment.status = AppointmentStatus.CONFIRMED if confirm else AppointmentStatus.RESCHEDULE_REQUESTED
+    appointment.updated_at = now
+    audit.record(
+        session,
+        "sms",
+        f"appointment.{'confirm' if confirm else 'reschedule_request'}",
+        patient_id=patient.id,
+        entity="appointment",
+        entity_id=appointment.id,
+    )
+    replies = [
+        _queue(
+            session,
+            settings,
+            inbound,
+            patient,
+            "confirm_ack" if confirm else "reschedule_ack",
+            REPLY,
+            now,
+            appointment_id=appointment.id,
+        )
+    ]
+    if not confirm and settings.front_desk_number:
+        replies.append(
+            _queue(
+                session,
+                settings,
+                inbound,
+                patient,
+                "front_desk_reschedule",
+                STAFF_NOTICE,
+                now,
+                appointment_id=appointment.id,
+                to_number=settings.front_desk_number,
+            )
+        )
+    return Processed(CONFIRM if confirm else RESCHEDULE, replies)
+
+
+def _keyword_answer(
+    session: Session,
+    settings: Settings,
+    inbound: InboundMessage,
+    patient: Patient | None,
+    template: str,
+    now: datetime,
+) -> list[int]:
+    if not settings.keyword_replies:
+        return []  # Twilio Advanced Opt-Out answers these itself on this account
+    to_number = None if patient else normalise_sender(inbound.from_number)
+    if patient is None and to_number is None:
+        return []  # a short code or alphanumeric sender: nothing to answer
+    return [_queue(session, settings, inbound, patient, template, KEYWORD_REPLY, now, to_number=to_number)]
+
+
+def _queue(
+    session: Session,
+    settings: Settings,
+    inbound: InboundMessage,
+    patient: Patient | None,
+    template: str,
+    kind: str,
+    now: datetime,
+    *,
+    appointment_id: int | None = None,
+    to_number: str | None = None,
+) -> int:
+    """An answer, claimed at once (queued) so it goes straight to a worker after commit."""
+    message = Message(
+        key=f"inbound:{inbound.id}:{template}",
+        appointment_id=appointment_id,
+        patient_id=patient.id if patient else None,
+        to_number=to_number,
+        kind=kind,
+        template=template,
+        due_at=now,
+        status=MessageStatus.QUEUED,
+        queued_at=now,
+        lease_until=now + settings.claim_lease,
+        attempts=0,
+    )
+    session.add(message)
+    session.flush()
+    return message.id
+
+
+def sweep_cutoff(now: datetime) -> datetime:
+    # Give the task queued by the webhook a head start before the sweep takes the row.
+    return now - timedelta(seconds=10)

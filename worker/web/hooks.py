@@ -1,0 +1,152 @@
+"""Twilio's webhooks: inbound texts and status callbacks.
+
+Order matters: size and form first, then the signature (against CLINIC_PUBLIC_URL, never the
+request's own URL, which is http:// behind a TLS proxy), then the account; only a request
+that passes all three writes anything. An inbound text is committed before the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import cast
+from urllib.parse import parse_qsl
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+from twilio.request_validator import (
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
+
+from worker.db.engine import transaction
+from worker.db.models import utcnow
+from worker.queueing import enqueue_inbound
+from worker.replies import inbound_id, store_inbound
+from worker.runtime import Runtime
+from worker.settings import Settings
+from worker.statuses import apply_status, record_event
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 32 * 1024  # Twilio's largest form (1600-character body, media URLs) is far smaller
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+class Rejected(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+async def read_form(request: Request) -> FormData:
+    """The whole form, repeated keys kept (the signature covers every value)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        raise Rejected(413, "body too large")
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        raise Rejected(415, "expected a form")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise Rejected(413, "body too large")
+    try:
+        text = bytes(body).decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise Rejected(400, "malformed form") from None
+    return FormData(cast("list[tuple[str, str | UploadFile]]", pairs))
+
+
+def verify_signature(settings: Settings, request: Request, form: FormData) -> None:
+    signature = request.headers.get(SIGNATURE_HEADER)
+    if not signature:
+        raise Rejected(403, "missing signature")  # validate() would raise TypeError on None
+    url = settings.public_url + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    sig_settings = request.headers.get(SIGNATURE_SETTINGS_HEADER)
+    if sig_settings:
+        key = settings.twilio_webhook_key.get_secret_value()
+        if not key:
+            raise Rejected(403, "shared-key signature but CLINIC_TWILIO_WEBHOOK_KEY is not set")
+        validator, algorithm = RequestValidator(key), get_signature_algorithm(sig_settings)
+    else:
+        validator, algorithm = RequestValidator(settings.twilio_auth_token.get_secret_value()), None
+    if not validator.validate(url, form, signature, algorithm=algorithm):
+        raise Rejected(403, "bad signature")
+    account = form.get("AccountSid")
+    if settings.twilio_account_sid and account != settings.twilio_account_sid:
+        raise Rejected(403, "not this clinic's account")
+
+
+async def checked_form(rt: Runtime, request: Request) -> FormData:
+    form = await read_form(request)
+    verify_signature(rt.settings, request, form)
+    return form
+
+
+def rejection(exc: Rejected, endpoint: str) -> Response:
+    log.warning("webhook rejected", extra={"endpoint": endpoint, "status": exc.status, "why": exc.reason})
+    return Response(exc.reason, status_code=exc.status, media_type="text/plain")
+
+
+def make_inbound_endpoint(rt: Runtime):  # type: ignore[no-untyped-def]
+    async def inbound_sms(request: Request) -> Response:
+        try:
+            form = await checked_form(rt, request)
+            if not form.get("MessageSid"):
+                raise Rejected(400, "no MessageSid")
+        except Rejected as exc:
+            return rejection(exc, "sms")
+        stored_id = await run_in_threadpool(_store_then_enqueue, rt, form)
+        log.info("reply stored", extra={"inbound_id": stored_id})
+        return Response(EMPTY_TWIML, media_type="text/xml")
+
+    return inbound_sms
+
+
+def _store_then_enqueue(rt: Runtime, form: FormData) -> int | None:
+    sid = str(form["MessageSid"])
+    with transaction(rt.sessions) as session:
+        new = store_inbound(session, {k: form.getlist(k) for k in form}, "webhook", utcnow())  # type: ignore[misc]
+        stored = inbound_id(session, sid)
+    if new and stored is not None:
+        enqueue_inbound(rt.settings, stored)  # if Redis is down, the sweep picks it up
+    return stored
+
+
+def make_status_endpoint(rt: Runtime):  # type: ignore[no-untyped-def]
+    async def status_callback(request: Request) -> Response:
+        try:
+            form = await checked_form(rt, request)
+        except Rejected as exc:
+            return rejection(exc, "status")
+        sid = str(form.get("MessageSid") or form.get("SmsSid") or "")
+        status = str(form.get("MessageStatus") or form.get("SmsStatus") or "")
+        if sid and status:
+            await run_in_threadpool(_record_status, rt, sid, status, _code(form.get("ErrorCode")))
+        # Always 200 once signed: Twilio retries anything else, and an unknown SID is ours to
+        # reconcile, not Twilio's to resend.
+        return Response(status_code=200)
+
+    return status_callback
+
+
+def _record_status(rt: Runtime, sid: str, status: str, code: int | None) -> None:
+    now = utcnow()
+    with transaction(rt.sessions) as session:
+        if record_event(session, sid, status, code, "webhook", now):
+            apply_status(session, sid, status, code, now)
+
+
+def _code(value: object) -> int | None:
+    try:
+        return int(str(value)) if value not in (None, "") else None
+    except ValueError:
+        return None
