@@ -3,6 +3,7 @@ databases, Settings for a test, and real worker/beat processes."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -163,6 +164,8 @@ def make_settings(db_url: str, redis_url: str, standin_url: str | None = None, *
         "public_url": "https://clinic.example.org",
         "send_rate": 100.0,
         "config_dir": None,
+        # Off unless a test is about them: the suite must pass at any hour of the day.
+        "quiet_hours": "off",
     }
     if standin_url is not None:
         values.update(
@@ -180,8 +183,11 @@ def make_settings(db_url: str, redis_url: str, standin_url: str | None = None, *
 def settings_env(settings: Settings) -> dict[str, str]:
     """The same settings as CLINIC_* variables, for a child process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
-    for name, value in settings.model_dump().items():
-        if value is not None:
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if name == "quiet_hours" and value is None:
+            env["CLINIC_QUIET_HOURS"] = "off"
+        elif value is not None:
             env[f"CLINIC_{name.upper()}"] = _env_value(name, value)
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -273,3 +279,30 @@ def spawn(tmp_path: Path) -> Iterator[Any]:
     yield _spawn
     for proc in started:
         proc.stop()
+
+
+class Cli:
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env, self.cwd = env, cwd
+
+    def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "worker", *args],
+            env=self.env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if ok:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json").stdout)
+
+
+@pytest.fixture
+def cli(db_url: str, redis_server: RedisServer, standin: StandIn, tmp_path: Path) -> Cli:
+    settings = make_settings(db_url, redis_server.url, standin.url, reminder_offsets="48h,2h")
+    return Cli(settings_env(settings), tmp_path)

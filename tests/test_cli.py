@@ -6,39 +6,10 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import RedisServer, make_settings, settings_env
-from tests.twilio_standin import StandIn
-
-
-class Cli:
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.env, self.cwd = env, cwd
-
-    def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "worker", *args],
-            env=self.env,
-            cwd=self.cwd,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if ok:
-            assert result.returncode == 0, result.stderr
-        return result
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.run(*args, "--json").stdout)
-
-
-@pytest.fixture
-def cli(db_url: str, redis_server: RedisServer, standin: StandIn, tmp_path: Path) -> Cli:
-    settings = make_settings(db_url, redis_server.url, standin.url, reminder_offsets="48h,2h")
-    return Cli(settings_env(settings), tmp_path)
+from tests.conftest import Cli
 
 
 def test_add_commands_print_ids_and_lists_print_ids_and_statuses(cli: Cli) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.test_cli import Cli, cli  # noqa: F401 - the fixture
+from tests.conftest import Cli
 from tests.webhooks import inbound_form
 from worker.db.engine import make_engine, session_factory, transaction
 from worker.db.models import utcnow
@@ -10,7 +10,7 @@ from worker.replies import process_inbound, store_inbound
 from worker.settings import load_settings
 
 
-def _reply(cli: Cli, body: str, sender: str) -> None:  # noqa: F811
+def _reply(cli: Cli, body: str, sender: str) -> None:
     settings = load_settings(database_url=cli.env["CLINIC_DATABASE_URL"])
     sessions = session_factory(make_engine(settings.database_url))
     form = inbound_form(body, sender)
@@ -26,7 +26,7 @@ def _reply(cli: Cli, body: str, sender: str) -> None:  # noqa: F811
         process_inbound(session, settings, newest, utcnow())
 
 
-def test_replies_list_shows_what_patients_sent_and_filters_unmatched(cli: Cli) -> None:  # noqa: F811
+def test_replies_list_shows_what_patients_sent_and_filters_unmatched(cli: Cli) -> None:
     cli.run("patients", "add", "--name", "Ana", "--phone", "+12025550143")
     _reply(cli, "Running 10 min late, sorry! 🙂", "+12025550143")
     _reply(cli, "HELP", "+12025550143")
@@ -49,7 +49,7 @@ def test_replies_list_shows_what_patients_sent_and_filters_unmatched(cli: Cli) -
     assert bad.returncode == 1 and "give a duration like 24h" in bad.stderr
 
 
-def test_staff_opt_out_cancels_pending_messages_and_is_audited(cli: Cli) -> None:  # noqa: F811
+def test_staff_opt_out_cancels_pending_messages_and_is_audited(cli: Cli) -> None:
     cli.run("patients", "add", "--name", "Ana", "--phone", "+12025550143")
     cli.run("appointments", "add", "--patient", "1", "--start", "2031-03-04T10:00")
     out = cli.json("--by", "dana", "patients", "opt-out", "1")

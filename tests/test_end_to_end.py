@@ -3,6 +3,9 @@ private Redis, the real twilio client talking to the stand-in."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from typing import Any
@@ -10,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from tests.conftest import RedisServer, make_settings
+from tests.conftest import RedisServer, make_settings, settings_env
 from tests.helpers import add_appointment, add_patient, messages_of
 from tests.twilio_standin import StandIn
 from worker import clinic
@@ -22,7 +25,9 @@ pytestmark = pytest.mark.slow
 
 def _wait_until(predicate: Any, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not predicate():
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
         time.sleep(0.2)
 
 
@@ -78,3 +83,45 @@ def test_reminders_go_out_once_each_on_time_and_only_to_those_who_should_get_the
     assert {m.status for m in messages_of(sessions, appts["noconsent"])} == {"skipped"}
     assert {m.status for m in messages_of(sessions, appts["gone"])} == {"cancelled"}
     assert phones["ok"] not in worker.output() + beat.output()
+
+
+def test_with_quiet_hours_covering_now_reminders_are_moved_and_nothing_is_sent(
+    db_url: str, redis_server: RedisServer, standin: StandIn, spawn: Any
+) -> None:
+    now = utcnow()
+    window = f"{(now - timedelta(hours=1)):%H:%M}-{(now + timedelta(hours=1)):%H:%M}"
+    settings = make_settings(
+        db_url,
+        redis_server.url,
+        standin.url,
+        timezone="UTC",
+        reminder_offsets="80m",
+        dispatch_interval=1.0,
+        quiet_hours=window,
+    )
+    sessions = session_factory(make_engine(settings.database_url))
+    worker = spawn(["worker", "--concurrency", "2"], settings, "worker")
+    beat = spawn(["beat"], settings, "beat")
+    worker.wait_for("ready")
+    beat.wait_for("beat: Starting")
+    pid = add_patient(sessions, settings, "+12025550171", timezone="UTC")
+    appt = add_appointment(sessions, settings, pid, utcnow() + timedelta(minutes=90))
+    planned = messages_of(sessions, appt)[0]
+    assert planned.original_due_at is not None and planned.adjust_reason.endswith("moved to their end")
+    # An operator's "send now" inside the window reaches a worker, which places it again.
+    result = subprocess.run(
+        [sys.executable, "-m", "worker", "send", "reminder", str(appt), "--json"],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    manual = json.loads(result.stdout)["id"]
+    _wait_until(
+        lambda: next(m for m in messages_of(sessions, appt) if m.id == manual).status == "planned", 15
+    )
+    time.sleep(2)
+    assert standin.accepted == []
+    moved = next(m for m in messages_of(sessions, appt) if m.id == manual)
+    assert moved.adjust_reason.endswith("(at send time)") and moved.due_at > utcnow()

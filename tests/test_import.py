@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.test_cli import Cli, cli  # noqa: F401 - the fixture
+from tests.conftest import Cli
 from worker.db.models import Appointment, Patient
 
 GOOD = (
@@ -25,7 +25,7 @@ def _write(tmp_path: Path, text: str, name: str = "in.csv", **kwargs: str) -> Pa
     return path
 
 
-def test_import_creates_patients_and_appointments_with_reminders(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+def test_import_creates_patients_and_appointments_with_reminders(cli: Cli, tmp_path: Path) -> None:
     report = cli.json("appointments", "import", str(_write(tmp_path, GOOD)))
     assert report == {"imported": 3, "existing": 0, "patients_created": 2, "invalid": []}
     patients = cli.json("patients", "list")
@@ -36,7 +36,7 @@ def test_import_creates_patients_and_appointments_with_reminders(cli: Cli, tmp_p
     assert len(cli.json("messages", "list")) == 6
 
 
-def test_reimporting_the_same_file_doubles_nothing(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+def test_reimporting_the_same_file_doubles_nothing(cli: Cli, tmp_path: Path) -> None:
     path = _write(tmp_path, GOOD)
     cli.run("appointments", "import", str(path))
     again = cli.json("appointments", "import", str(path))
@@ -44,7 +44,7 @@ def test_reimporting_the_same_file_doubles_nothing(cli: Cli, tmp_path: Path) -> 
     assert len(cli.json("appointments", "list")) == 3
 
 
-def test_a_bad_row_is_reported_by_line_and_nothing_is_imported(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+def test_a_bad_row_is_reported_by_line_and_nothing_is_imported(cli: Cli, tmp_path: Path) -> None:
     text = GOOD + "Cy Example,202-555-0145,not-a-date,,,,\nDee,202-555-0146,2031-03-04T12:00,,,Mars/Base,\n"
     result = cli.run("appointments", "import", str(_write(tmp_path, text)), ok=False)
     assert result.returncode == 1
@@ -55,7 +55,7 @@ def test_a_bad_row_is_reported_by_line_and_nothing_is_imported(cli: Cli, tmp_pat
     assert cli.json("patients", "list") == []
 
 
-def test_skip_invalid_imports_the_good_rows_and_lists_the_bad(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+def test_skip_invalid_imports_the_good_rows_and_lists_the_bad(cli: Cli, tmp_path: Path) -> None:
     text = GOOD + "Cy Example,202-555-0145,2031-03-04T10:00,abc,,,\n" + GOOD.splitlines()[1] + "\n"
     report = cli.json("appointments", "import", str(_write(tmp_path, text)), "--skip-invalid")
     assert report["imported"] == 3
@@ -65,7 +65,7 @@ def test_skip_invalid_imports_the_good_rows_and_lists_the_bad(cli: Cli, tmp_path
     ]
 
 
-def test_excel_style_file_with_bom_and_windows_line_endings_imports(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+def test_excel_style_file_with_bom_and_windows_line_endings_imports(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "excel.csv"
     path.write_bytes(b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode())
     assert cli.json("appointments", "import", str(path))["imported"] == 3
@@ -80,13 +80,13 @@ def test_excel_style_file_with_bom_and_windows_line_endings_imports(cli: Cli, tm
         ("phone,start,shoe_size\n202-555-0143,2031-03-04T10:00,9\n", "unknown column 'shoe_size'"),
     ],
 )
-def test_a_bad_header_is_one_clear_line(cli: Cli, tmp_path: Path, text: str, message: str) -> None:  # noqa: F811
+def test_a_bad_header_is_one_clear_line(cli: Cli, tmp_path: Path, text: str, message: str) -> None:
     result = cli.run("appointments", "import", str(_write(tmp_path, text)), ok=False)
     assert result.returncode == 1 and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_new_phone_without_a_name_is_refused_by_line(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+def test_new_phone_without_a_name_is_refused_by_line(cli: Cli, tmp_path: Path) -> None:
     text = "phone,start\n202-555-0149,2031-03-04T10:00\n"
     result = cli.run("appointments", "import", str(_write(tmp_path, text)), ok=False)
     assert "line 2: name is empty and the phone is not a known patient" in result.stderr

@@ -131,7 +131,7 @@ def add_appointment(
         updated_at=now,
     )
     session.add(appointment)
-    result = replan(session, appointment, settings.reminder_offsets, now, "appointment added")
+    result = replan(session, appointment, settings, now, "appointment added")
     audit.record(
         session,
         actor,
@@ -160,7 +160,7 @@ def reschedule_appointment(
     appointment.start_at = start_at
     appointment.status = AppointmentStatus.SCHEDULED  # a new time needs a new confirmation
     appointment.updated_at = now
-    result = replan(session, appointment, settings.reminder_offsets, now, "appointment rescheduled")
+    result = replan(session, appointment, settings, now, "appointment rescheduled")
     audit.record(
         session,
         actor,
@@ -182,7 +182,7 @@ def cancel_appointment(
         return appointment, ReplanResult(planned=0, cancelled=0)
     appointment.status = AppointmentStatus.CANCELLED
     appointment.updated_at = now
-    result = replan(session, appointment, settings.reminder_offsets, now, "appointment cancelled")
+    result = replan(session, appointment, settings, now, "appointment cancelled")
     audit.record(
         session,
         actor,
@@ -215,7 +215,7 @@ def replan_patient(session: Session, settings: Settings, patient_id: int, now: d
             Appointment.start_at > now,
         )
     )
-    return sum(replan(session, a, settings.reminder_offsets, now, "re-planned").planned for a in upcoming)
+    return sum(replan(session, a, settings, now, "re-planned").planned for a in upcoming)
 
 
 def set_opt_out(

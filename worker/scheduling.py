@@ -20,7 +20,8 @@ from worker.db.models import (
     Message,
     MessageStatus,
 )
-from worker.settings import format_duration
+from worker.quiet import QuietHours, place_before_session
+from worker.settings import Settings, format_duration
 
 REMINDER = "reminder"
 
@@ -30,7 +31,10 @@ class PlannedMessage:
     key: str
     kind: str
     template: str
-    due_at: datetime
+    due_at: datetime  # when it goes out (for a skipped one: when it would have)
+    original_due_at: datetime | None = None  # set when quiet hours moved it
+    adjust_reason: str | None = None
+    skip_reason: str | None = None  # set when it must not go out at all
 
 
 def reminder_key(appointment_id: int, start_at: datetime, offset: timedelta) -> str:
@@ -44,25 +48,34 @@ def plan_reminders(
     start_at: datetime,
     offsets: Sequence[timedelta],
     now: datetime,
+    zone: str = "UTC",
+    quiet: QuietHours | None = None,
 ) -> list[PlannedMessage]:
     """Reminders for a session starting at `start_at` (aware), one per offset before it.
 
     Offsets are real elapsed time, so "48h before" is 48 hours before in UTC whatever the
     wall clock does. Reminders whose time has already passed (a late booking) are not
-    planned: a "48h" reminder must not go out 3 hours before the session.
+    planned: a "48h" reminder must not go out 3 hours before the session. A reminder due
+    inside the patient's quiet hours is moved (see quiet.place_before_session); two that
+    quiet hours push to the same minute become one.
     """
-    planned = []
+    planned: list[PlannedMessage] = []
+    taken: dict[datetime, timedelta] = {}
     for offset in sorted(set(offsets), reverse=True):
         due_at = start_at - offset
-        if due_at > now:
-            planned.append(
-                PlannedMessage(
-                    key=reminder_key(appointment_id, start_at, offset),
-                    kind=REMINDER,
-                    template=REMINDER,
-                    due_at=due_at,
-                )
-            )
+        if due_at <= now:
+            continue
+        key = reminder_key(appointment_id, start_at, offset)
+        place = place_before_session(due_at, start_at, now, zone, quiet)
+        if place.due_at is None:
+            planned.append(PlannedMessage(key, REMINDER, REMINDER, due_at, skip_reason=place.reason))
+        elif place.due_at in taken:
+            reason = f"{place.reason}; same time as the {format_duration(taken[place.due_at])} reminder"
+            planned.append(PlannedMessage(key, REMINDER, REMINDER, due_at, skip_reason=reason))
+        else:
+            taken[place.due_at] = offset
+            original = due_at if place.moved else None
+            planned.append(PlannedMessage(key, REMINDER, REMINDER, place.due_at, original, place.reason))
     return planned
 
 
@@ -75,20 +88,27 @@ class ReplanResult:
 def replan(
     session: Session,
     appointment: Appointment,
-    offsets: Sequence[timedelta],
+    settings: Settings,
     now: datetime,
     reason: str,
 ) -> ReplanResult:
     """Make the appointment's pending reminders match what it should get now.
 
     Pending rows that are no longer wanted are cancelled with `reason`; wanted rows are
-    inserted, or revived when a cancelled row with the same key exists. Rows already sent
-    (or being sent) are left alone: their key guarantees they are never sent again.
+    inserted, updated, or revived when a cancelled row with the same key exists. Rows already
+    sent (or being sent) are left alone: their key guarantees they are never sent again.
     """
     session.flush()  # the appointment needs its id before keys can be built
     wanted: list[PlannedMessage] = []
     if appointment.status in ACTIVE_APPOINTMENT:
-        wanted = plan_reminders(appointment.id, appointment.start_at, offsets, now)
+        wanted = plan_reminders(
+            appointment.id,
+            appointment.start_at,
+            settings.reminder_offsets,
+            now,
+            appointment.patient.timezone,
+            settings.quiet_hours,
+        )
     existing = {
         row.key: row
         for row in session.scalars(
@@ -99,30 +119,46 @@ def replan(
     cancelled = 0
     for row in existing.values():
         if row.key not in wanted_keys and row.status in PENDING_MESSAGE:
-            row.status = MessageStatus.CANCELLED
-            row.reason = reason
-            row.lease_until = None
+            row.status, row.reason, row.lease_until = MessageStatus.CANCELLED, reason, None
             cancelled += 1
     planned = 0
     for item in wanted:
         found = existing.get(item.key)
         if found is None:
-            session.add(_new_row(appointment, item))
-            planned += 1
-        elif found.status == MessageStatus.CANCELLED:
-            found.status, found.reason, found.due_at = MessageStatus.PLANNED, None, item.due_at
-            planned += 1
+            found = Message(
+                key=item.key,
+                appointment_id=appointment.id,
+                patient_id=appointment.patient_id,
+                kind=item.kind,
+                template=item.template,
+                attempts=0,
+            )
+            session.add(found)
+        elif not _replannable(found):
+            continue
+        planned += _apply(found, item)
     return ReplanResult(planned=planned, cancelled=cancelled)
 
 
-def _new_row(appointment: Appointment, item: PlannedMessage) -> Message:
-    return Message(
-        key=item.key,
-        appointment_id=appointment.id,
-        patient_id=appointment.patient_id,
-        kind=item.kind,
-        template=item.template,
-        due_at=item.due_at,
-        status=MessageStatus.PLANNED,
-        attempts=0,
+def _replannable(row: Message) -> bool:
+    # Pending or cancelled rows may be planned again; so may a row skipped at planning time
+    # (never attempted). Anything that reached a worker keeps its outcome.
+    if row.status in (*PENDING_MESSAGE, MessageStatus.CANCELLED):
+        return True
+    return row.status == MessageStatus.SKIPPED and row.attempts == 0
+
+
+def _apply(row: Message, item: PlannedMessage) -> int:
+    """Bring a row in line with its plan; returns 1 if it is newly planned or moved."""
+    status = MessageStatus.SKIPPED if item.skip_reason else MessageStatus.PLANNED
+    # A queued row is a planned row a dispatcher has already claimed: leave it be if nothing changed.
+    current = MessageStatus.PLANNED if row.status == MessageStatus.QUEUED else row.status
+    if (current, row.due_at, row.original_due_at) == (status, item.due_at, item.original_due_at):
+        return 0
+    row.status, row.due_at, row.lease_until = status, item.due_at, None
+    row.original_due_at, row.adjust_reason, row.reason = (
+        item.original_due_at,
+        item.adjust_reason,
+        item.skip_reason,
     )
+    return 0 if item.skip_reason else 1

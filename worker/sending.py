@@ -24,6 +24,7 @@ from worker.db.models import (
 )
 from worker.dispatch import SENDING_LEASE, extend_lease
 from worker.errors import SmsError
+from worker.quiet import place_after_session, place_before_session
 from worker.replies import KEYWORD_REPLY, REPLY, STAFF_NOTICE
 from worker.runtime import Runtime
 from worker.scheduling import REMINDER
@@ -35,13 +36,14 @@ from worker.templates import FALLBACK_LANGUAGE, format_when
 log = logging.getLogger(__name__)
 
 MAX_VALIDITY = timedelta(seconds=36000)  # Twilio's ceiling for ValidityPeriod
-RATE_WAIT = 10.0
+RATE_WAIT = 10.0  # longest a task sleeps for a send slot before handing it back to the queue
 # Answers to STOP/START/HELP go out whatever the consent (a STOP must be confirmed, HELP
 # answered); staff notices go to staff. Only these skip the patient checks.
 IGNORES_CONSENT = frozenset({KEYWORD_REPLY, STAFF_NOTICE})
-ABOUT_APPOINTMENT = frozenset(
-    {REMINDER, REPLY}
-)  # longest a task sleeps for a send slot before handing it back to the queue
+ABOUT_APPOINTMENT = frozenset({REMINDER, REPLY})
+# Messages we start (not answers to the patient): these respect quiet hours.
+POST_SESSION_KINDS: frozenset[str] = frozenset()
+PLANNED_KINDS = frozenset({REMINDER}) | POST_SESSION_KINDS
 
 
 @dataclass(frozen=True)
@@ -110,11 +112,43 @@ def begin_send(session: Session, rt: Runtime, message_id: int, now: datetime) ->
     session.refresh(message)
     patient = session.get(Patient, message.patient_id) if message.patient_id is not None else None
     reason = skip_reason(rt, message, patient, appointment, now)
+    if reason is None and patient is not None and message.kind in PLANNED_KINDS:
+        deferred = _quiet_now(rt, session, message, patient.timezone, appointment, now)
+        if deferred is not None:
+            return deferred
     if reason is not None:
         _finish(session, message_id, now, status=MessageStatus.SKIPPED, reason=reason)
         log.info("message skipped", extra={"message_id": message_id, "reason": reason})
         return Outcome(MessageStatus.SKIPPED, reason)
     return _compose(rt, message, patient, appointment, now)
+
+
+def _quiet_now(
+    rt: Runtime, session: Session, message: Message, zone: str, appointment: Appointment | None, now: datetime
+) -> Outcome | None:
+    """Planning kept it out of quiet hours, but a backlog, a new setting or a new zone can
+    still bring it there at send time: then it is placed again, never sent in the window."""
+    quiet = rt.settings.quiet_hours
+    if quiet is None or not quiet.contains(now, zone):
+        return None
+    if appointment is not None and message.kind == REMINDER:
+        place = place_before_session(now, appointment.start_at, now, zone, quiet)
+    else:
+        place = place_after_session(now, zone, quiet)
+    if place.due_at is None:
+        _finish(session, message.id, now, status=MessageStatus.SKIPPED, reason=place.reason)
+        return Outcome(MessageStatus.SKIPPED, place.reason)
+    _finish(
+        session,
+        message.id,
+        now,
+        status=MessageStatus.PLANNED,
+        due_at=place.due_at,
+        original_due_at=message.original_due_at or message.due_at,
+        adjust_reason=f"{place.reason} (at send time)",
+    )
+    log.info("message moved out of quiet hours", extra={"message_id": message.id})
+    return Outcome(MessageStatus.PLANNED, place.reason)
 
 
 def skip_reason(
@@ -132,10 +166,9 @@ def skip_reason(
     if reason is None and appointment is not None and message.kind in ABOUT_APPOINTMENT:
         reason = _appointment_reason(appointment, now)
     late = now - message.due_at
-    if reason is None and late > rt.settings.reminder_grace:
-        reason = (
-            f"stale: {format_duration(late)} late, grace is {format_duration(rt.settings.reminder_grace)}"
-        )
+    grace = rt.settings.checkin_grace if message.kind in POST_SESSION_KINDS else rt.settings.reminder_grace
+    if reason is None and late > grace:
+        reason = f"stale: {format_duration(late)} late, grace is {format_duration(grace)}"
     return reason
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worker.errors import ConfigError, InputError
+from worker.quiet import QuietHours, parse_quiet_hours
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -81,6 +82,8 @@ class Settings(BaseSettings):
     send_max_attempts: int = Field(default=5, ge=1, le=50)
     claim_lease: Annotated[timedelta, NoDecode] = timedelta(minutes=5)
     reminder_grace: Annotated[timedelta, NoDecode] = timedelta(minutes=15)
+    checkin_grace: Annotated[timedelta, NoDecode] = timedelta(hours=12)
+    quiet_hours: Annotated[QuietHours | None, NoDecode] = QuietHours(time(21, 0), time(8, 0))
     message_validity: Annotated[timedelta, NoDecode] = timedelta(hours=4)
     config_dir: Path | None = None
     queue_name: str = "clinic-worker"
@@ -100,7 +103,19 @@ class Settings(BaseSettings):
             return tuple(offsets)
         return value
 
-    @field_validator("claim_lease", "reminder_grace", "message_validity", "reconcile_lookback", mode="before")
+    @field_validator("quiet_hours", mode="before")
+    @classmethod
+    def _parse_quiet(cls, value: Any) -> Any:
+        return parse_quiet_hours(value) if isinstance(value, str) else value
+
+    @field_validator(
+        "claim_lease",
+        "reminder_grace",
+        "checkin_grace",
+        "message_validity",
+        "reconcile_lookback",
+        mode="before",
+    )
     @classmethod
     def _parse_one_duration(cls, value: Any) -> Any:
         if isinstance(value, str):

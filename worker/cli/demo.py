@@ -47,6 +47,7 @@ def demo_settings(folder: Path, redis_url: str) -> Settings:
         sms_backend="console",
         reminder_offsets=OFFSETS,
         dispatch_interval=2.0,
+        quiet_hours="off",  # the demo runs whatever the hour; quiet hours are shown in the README
         send_rate=5.0,
         clinic_name="Riverside Clinic",
         clinic_phone="+12025550100",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy import select
@@ -10,29 +12,31 @@ from sqlalchemy import select
 from worker.cli.context import ctx_of
 from worker.cli.output import emit, emit_json, say
 from worker.db.engine import transaction
-from worker.db.models import Message, MessageStatus, utcnow
+from worker.db.models import PENDING_MESSAGE, Message, MessageStatus, Patient, utcnow
 from worker.manual import queue_manual_reminder
 
 app = typer.Typer(help="See planned and sent messages.", no_args_is_help=True)
 send_app = typer.Typer(help="Send a message now, through the queue.", no_args_is_help=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+UPCOMING_COLUMNS = ("id", "patient_id", "appointment_id", "kind", "local_due", "due_at", "status", "notes")
 COLUMNS = (
     "id",
     "appointment_id",
     "patient_id",
     "kind",
     "due_at",
+    "local_due",
     "status",
     "attempts",
     "twilio_sid",
     "error_code",
-    "reason",
+    "notes",
 )
 
 
-def message_dict(message: Message) -> dict[str, Any]:
-    return {
+def message_dict(message: Message, zone: str | None = None) -> dict[str, Any]:
+    row: dict[str, Any] = {
         "id": message.id,
         "appointment_id": message.appointment_id,
         "patient_id": message.patient_id,
@@ -44,7 +48,29 @@ def message_dict(message: Message) -> dict[str, Any]:
         "error_code": message.error_code,
         "reason": message.reason,
         "sent_at": message.sent_at,
+        "original_due_at": message.original_due_at,
+        "adjust_reason": message.adjust_reason,
     }
+    if zone is not None:
+        row["timezone"] = zone
+        row["local_due"] = _local(message.due_at, zone)
+        row["notes"] = _notes(message, zone)
+    return row
+
+
+def _local(at: datetime, zone: str) -> str:
+    local = at.astimezone(ZoneInfo(zone))
+    return f"{local:%a %Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def _notes(message: Message, zone: str) -> str:
+    """Why it moved (quiet hours) and why it ended as it did, for the operator's eye."""
+    notes = []
+    if message.original_due_at is not None:
+        notes.append(f"was {_local(message.original_due_at, zone)}: {message.adjust_reason}")
+    if message.reason:
+        notes.append(message.reason)
+    return "; ".join(notes)
 
 
 @app.command("list")
@@ -53,20 +79,37 @@ def list_(
     status: Annotated[MessageStatus | None, typer.Option(help="Only this status.")] = None,
     appointment: Annotated[int | None, typer.Option(help="Only this appointment.")] = None,
     patient: Annotated[int | None, typer.Option(help="Only this patient.")] = None,
+    upcoming: Annotated[
+        bool, typer.Option("--upcoming", help="Only messages still to go out, with their local send time.")
+    ] = False,
+    limit: Annotated[int | None, typer.Option(help="At most this many (default 50 with --upcoming).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List messages by due time."""
+    """List messages by due time, with where quiet hours moved them and why."""
     cli = ctx_of(ctx)
-    query = select(Message).order_by(Message.due_at, Message.id)
+    query = (
+        select(Message, Patient.timezone)
+        .outerjoin(Patient, Patient.id == Message.patient_id)
+        .order_by(Message.due_at, Message.id)
+    )
     if status is not None:
         query = query.where(Message.status == status.value)
     if appointment is not None:
         query = query.where(Message.appointment_id == appointment)
     if patient is not None:
         query = query.where(Message.patient_id == patient)
+    if upcoming:
+        query = query.where(
+            Message.status.in_(PENDING_MESSAGE), Message.due_at >= utcnow() - timedelta(minutes=5)
+        )
+        limit = limit or 50
+    if limit is not None:
+        query = query.limit(limit)
+    clinic_zone = cli.settings.timezone
     with cli.sessions() as session:
-        rows = [message_dict(m) for m in session.scalars(query)]
-    emit(rows, as_json=as_json, title="Messages", columns=COLUMNS)
+        rows = [message_dict(m, zone or clinic_zone) for m, zone in session.execute(query)]
+    title = "Upcoming messages (local time is the patient's)" if upcoming else "Messages"
+    emit(rows, as_json=as_json, title=title, columns=UPCOMING_COLUMNS if upcoming else COLUMNS)
 
 
 @send_app.command("reminder")

@@ -150,6 +150,9 @@ class Message(Base):
     kind: Mapped[str] = mapped_column(String(32))
     template: Mapped[str] = mapped_column(String(64))
     due_at: Mapped[datetime]
+    # When quiet hours moved it: the time it was first due, and why it moved.
+    original_due_at: Mapped[datetime | None]
+    adjust_reason: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default=MessageStatus.PLANNED)
     reason: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
