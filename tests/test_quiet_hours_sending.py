@@ -125,3 +125,21 @@ def test_quiet_hours_setting_error_is_one_line(cli: Cli) -> None:
     assert (
         result.stderr.strip() == "error: CLINIC_QUIET_HOURS: 'late' is not a range like 21:00-08:00 (or off)"
     )
+
+
+def test_a_reminder_moved_at_send_time_never_lands_on_top_of_another(
+    quiet_now: Any, standin: StandIn
+) -> None:
+    rt = quiet_now
+    pid = add_patient(rt.sessions, rt.settings, "+12025550143", timezone="UTC")
+    appt = add_appointment(rt.sessions, rt.settings, pid, utcnow() + timedelta(minutes=90))
+    [planned] = messages_of(rt.sessions, appt)  # already moved to the end of quiet hours
+    from worker.manual import queue_manual_reminder
+
+    with transaction(rt.sessions) as session:
+        manual = queue_manual_reminder(session, rt.settings, appt, actor="test", now=utcnow()).id
+    outcome = deliver(rt, manual)
+    assert outcome.status == "skipped"
+    assert outcome.reason is not None and outcome.reason.endswith("another reminder already goes then")
+    assert sorted(m.status for m in messages_of(rt.sessions, appt)) == ["planned", "skipped"]
+    assert planned.status == "planned" and standin.accepted == []

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from worker import audit
@@ -16,6 +16,7 @@ from worker.clinic import cancel_pending_for_patient
 from worker.db.engine import transaction
 from worker.db.models import (
     ACTIVE_APPOINTMENT,
+    PENDING_MESSAGE,
     Appointment,
     Message,
     MessageStatus,
@@ -24,7 +25,7 @@ from worker.db.models import (
 )
 from worker.dispatch import SENDING_LEASE, extend_lease
 from worker.errors import SmsError
-from worker.quiet import place_after_session, place_before_session
+from worker.quiet import Placement, place_after_session, place_before_session
 from worker.replies import KEYWORD_REPLY, REPLY, STAFF_NOTICE
 from worker.runtime import Runtime
 from worker.scheduling import REMINDER
@@ -135,9 +136,12 @@ def _quiet_now(
         place = place_before_session(now, appointment.start_at, now, zone, quiet)
     else:
         place = place_after_session(now, zone, quiet)
+    reason = place.reason
+    if place.due_at is not None and _another_at(session, message, place.due_at):
+        place, reason = Placement(None), f"{place.reason}; another reminder already goes then"
     if place.due_at is None:
-        _finish(session, message.id, now, status=MessageStatus.SKIPPED, reason=place.reason)
-        return Outcome(MessageStatus.SKIPPED, place.reason)
+        _finish(session, message.id, now, status=MessageStatus.SKIPPED, reason=reason)
+        return Outcome(MessageStatus.SKIPPED, reason)
     _finish(
         session,
         message.id,
@@ -149,6 +153,24 @@ def _quiet_now(
     )
     log.info("message moved out of quiet hours", extra={"message_id": message.id})
     return Outcome(MessageStatus.PLANNED, place.reason)
+
+
+def _another_at(session: Session, message: Message, due_at: datetime) -> bool:
+    """Moving a reminder must not land it on top of another one for the same appointment."""
+    if message.appointment_id is None:
+        return False
+    return (
+        session.scalar(
+            select(Message.id).where(
+                Message.appointment_id == message.appointment_id,
+                Message.kind == message.kind,
+                Message.id != message.id,
+                Message.status.in_(PENDING_MESSAGE),
+                Message.due_at == due_at,
+            )
+        )
+        is not None
+    )
 
 
 def skip_reason(

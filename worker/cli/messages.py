@@ -119,13 +119,18 @@ def send_reminder(ctx: typer.Context, appointment_id: int, as_json: JsonFlag = F
     with transaction(cli.sessions) as session:
         message = queue_manual_reminder(session, cli.settings, appointment_id, actor=cli.actor, now=utcnow())
         row = message_dict(message)
+        zone = session.get_one(Patient, message.patient_id).timezone
+    quiet = cli.settings.quiet_hours is not None and cli.settings.quiet_hours.contains(utcnow(), zone)
     enqueued = _enqueue(cli.settings, message.id)
     row["enqueued"] = enqueued
+    row["quiet_hours_now"] = quiet
     if as_json:
         emit_json(row)
         return
     how = "on the queue" if enqueued else "saved; the dispatcher will queue it (Redis did not answer)"
     say(f"reminder {row['id']} for appointment {appointment_id}: {how}")
+    if quiet:
+        say("note: it is quiet hours for this patient; the worker will hold it until they end (or skip it)")
 
 
 def _enqueue(settings: Any, message_id: int) -> bool:
