@@ -166,6 +166,7 @@ def make_settings(db_url: str, redis_url: str, standin_url: str | None = None, *
         "config_dir": None,
         # Off unless a test is about them: the suite must pass at any hour of the day.
         "quiet_hours": "off",
+        "followup_plan": "none",  # follow-ups are planned only where a test is about them
     }
     if standin_url is not None:
         values.update(

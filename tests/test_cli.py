@@ -88,6 +88,7 @@ def test_missing_schema_says_to_run_db_upgrade(tmp_path: Path) -> None:
 
 
 def test_doctor_reports_every_check_and_never_the_token(cli: Cli) -> None:
+    cli.env["CLINIC_ONCALL_NUMBER"] = "+12025550177"
     result = cli.run("doctor", "--json")
     checks = json.loads(result.stdout)
     assert {name: c["ok"] for name, c in checks.items()} == {
@@ -96,7 +97,10 @@ def test_doctor_reports_every_check_and_never_the_token(cli: Cli) -> None:
         "queue": True,
         "redis": True,
         "sms": True,
+        "config": True,
+        "safety": True,
     }
+    assert "+1******0177" in checks["safety"]["detail"]
     assert "is active" in checks["sms"]["detail"]
     assert "standin-auth-token" not in result.stdout + result.stderr
 
@@ -108,3 +112,4 @@ def test_doctor_fails_and_says_why_when_redis_and_twilio_are_unreachable(cli: Cl
     assert result.returncode == 1
     assert "FAIL  redis     no answer" in result.stdout
     assert "FAIL  sms       rejected by Twilio (20003)" in result.stdout
+    assert "FAIL  safety    CLINIC_ONCALL_NUMBER is not set" in result.stdout

@@ -6,6 +6,7 @@ from tests.conftest import Cli
 from tests.webhooks import inbound_form
 from worker.db.engine import make_engine, session_factory, transaction
 from worker.db.models import utcnow
+from worker.questionnaires.definitions import Catalogue
 from worker.replies import process_inbound, store_inbound
 from worker.settings import load_settings
 
@@ -23,7 +24,7 @@ def _reply(cli: Cli, body: str, sender: str) -> None:
 
         newest = session.scalar(select(InboundMessage.id).order_by(InboundMessage.id.desc()))
         assert newest is not None
-        process_inbound(session, settings, newest, utcnow())
+        process_inbound(session, settings, Catalogue(), newest, utcnow())
 
 
 def test_replies_list_shows_what_patients_sent_and_filters_unmatched(cli: Cli) -> None:

@@ -64,6 +64,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "schedule": 60.0,
                 "options": {"expires": 60.0},
             },
+            "watch-safety-and-runs": {
+                "task": "worker.watch_safety_and_runs",
+                "schedule": min(60.0, max(interval, 5.0)),
+                "options": {"expires": 60.0},
+            },
             "process-stored-replies": {
                 "task": "worker.process_stored_replies",
                 "schedule": max(interval, 5.0),

@@ -21,6 +21,7 @@ from worker.db.models import (
 )
 from worker.errors import InputError, NotFound
 from worker.phones import to_e164
+from worker.questionnaires.runs import stop_active
 from worker.scheduling import ReplanResult, replan
 from worker.settings import Settings, check_timezone
 
@@ -233,6 +234,7 @@ def set_opt_out(
     patient = get_patient(session, patient_id)
     cancelled = 0
     if opted_out:
+        stop_active(session, patient_id, now)
         if not patient.opted_out:
             patient.opted_out, patient.opted_out_at, patient.opt_out_source = True, now, source
         cancelled = cancel_pending_for_patient(session, patient_id, f"patient opted out ({source})")
@@ -249,3 +251,29 @@ def set_opt_out(
         source=source,
     )
     return patient, cancelled
+
+
+def mark_appointment(
+    session: Session,
+    settings: Settings,
+    appointment_id: int,
+    status: AppointmentStatus,
+    *,
+    actor: str,
+    now: datetime,
+) -> tuple[Appointment, ReplanResult]:
+    """Completed keeps the follow-ups; no-show cancels everything still pending."""
+    appointment = _locked_appointment(session, appointment_id)
+    if appointment.status == AppointmentStatus.CANCELLED:
+        raise InputError(f"appointment {appointment_id} is cancelled")
+    appointment.status, appointment.updated_at = status, now
+    result = replan(session, appointment, settings, now, f"appointment {status.value}")
+    audit.record(
+        session,
+        actor,
+        f"appointment.{status.value}",
+        patient_id=appointment.patient_id,
+        entity="appointment",
+        entity_id=appointment.id,
+    )
+    return appointment, result

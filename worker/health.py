@@ -12,6 +12,7 @@ from worker.db.engine import session_factory
 from worker.db.migrate import current_revision, head_revision
 from worker.db.models import utcnow
 from worker.dispatch import queue_health
+from worker.privacy import mask_phone
 from worker.settings import Settings
 
 
@@ -66,3 +67,33 @@ def check_redis(client: Any) -> Check:
     except Exception as exc:
         return Check(False, f"no answer: {type(exc).__name__}")
     return Check(True, "answers")
+
+
+def check_config(settings: Settings) -> Check:
+    """Templates, questionnaires, crisis phrases and follow-up plans all load."""
+    from worker.errors import InputError
+    from worker.followups import load_overrides
+    from worker.questionnaires.definitions import load_catalogue
+    from worker.safety_phrases import load_phrases
+    from worker.templates import config_file, load_templates
+
+    try:
+        load_templates(settings)
+        catalogue = load_catalogue(config_file(settings, "questionnaires"))
+        phrases = load_phrases(config_file(settings, "crisis_phrases.yaml"))
+        load_overrides(config_file(settings, "followups.yaml"))
+    except InputError as exc:
+        return Check(False, str(exc))
+    return Check(True, f"{len(catalogue.by_id)} questionnaires, {len(phrases)} crisis phrases")
+
+
+def check_safety(settings: Settings) -> Check:
+    if not settings.oncall_number:
+        return Check(
+            False, "CLINIC_ONCALL_NUMBER is not set: nobody would be texted about a patient in danger"
+        )
+    return Check(
+        True,
+        f"on-call texted at {mask_phone(settings.oncall_number)}, "
+        f"again every {settings.alert_repeat_minutes} min until acknowledged",
+    )

@@ -8,9 +8,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from worker import audit
-from worker.db.models import ACTIVE_APPOINTMENT, Appointment, Message, MessageStatus
+from worker.db.models import ACTIVE_APPOINTMENT, Appointment, Message, MessageStatus, Patient
 from worker.errors import InputError, NotFound
-from worker.scheduling import REMINDER
+from worker.kinds import CHECKIN, REMINDER
+from worker.questionnaires.definitions import Catalogue
 from worker.settings import Settings
 
 
@@ -48,5 +49,52 @@ def queue_manual_reminder(
         entity="message",
         entity_id=message.id,
         appointment_id=appointment_id,
+    )
+    return message
+
+
+def queue_checkin(
+    session: Session,
+    settings: Settings,
+    catalogue: Catalogue,
+    patient_id: int,
+    questionnaire_id: str,
+    *,
+    appointment_id: int | None,
+    actor: str,
+    now: datetime,
+) -> Message:
+    """A questionnaire to start now. If the patient is in the middle of another one, the worker
+    holds this one until that one ends."""
+    catalogue.get(questionnaire_id)  # a clear error for an unknown id, before anything is written
+    if appointment_id is not None:
+        appointment = session.get(Appointment, appointment_id)
+        if appointment is None:
+            raise NotFound(f"no appointment with id {appointment_id}")
+        patient_id = appointment.patient_id
+    if session.get(Patient, patient_id) is None:
+        raise NotFound(f"no patient with id {patient_id}")
+    message = Message(
+        key=f"patient:{patient_id}:manual-checkin:{uuid.uuid4().hex}",
+        appointment_id=appointment_id,
+        patient_id=patient_id,
+        kind=CHECKIN,
+        template=questionnaire_id,
+        due_at=now,
+        status=MessageStatus.QUEUED,
+        queued_at=now,
+        lease_until=now + settings.claim_lease,
+        attempts=0,
+    )
+    session.add(message)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "questionnaire.send_now",
+        patient_id=patient_id,
+        entity="message",
+        entity_id=message.id,
+        questionnaire=questionnaire_id,
     )
     return message

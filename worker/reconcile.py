@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from worker.db.engine import transaction
-from worker.replies import store_inbound
 from worker.runtime import Runtime
+from worker.screening import store_and_screen
 from worker.sms.base import ProviderMessage
 from worker.statuses import apply_status
 
@@ -20,6 +20,7 @@ class Reconciled:
     seen: int = 0
     inbound_added: int = 0
     statuses_updated: int = 0
+    urgent: list[int] = field(default_factory=list)  # safety texts raised by missed texts
 
 
 def reconcile(rt: Runtime, now: datetime) -> Reconciled:
@@ -36,7 +37,9 @@ def reconcile(rt: Runtime, now: datetime) -> Reconciled:
             continue
         with transaction(rt.sessions) as session:
             if item.inbound:
-                result.inbound_added += store_inbound(session, _form(item), "reconcile", now)
+                stored = store_and_screen(session, rt.settings, rt.phrases, _form(item), "reconcile", now)
+                result.inbound_added += stored.new
+                result.urgent += stored.urgent
             elif item.status:
                 result.statuses_updated += apply_status(session, item.sid, item.status, item.error_code, now)
     log.info(

@@ -25,7 +25,10 @@ from worker.db.models import (
     Patient,
 )
 from worker.keywords import Keyword, classify
+from worker.kinds import KEYWORD_REPLY, REPLY, STAFF_NOTICE
 from worker.phones import normalise_sender
+from worker.questionnaires.definitions import Catalogue
+from worker.questionnaires.runs import active_run, stop_active, take_answer
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,9 +39,6 @@ CONFIRM, RESCHEDULE = "confirm", "reschedule"
 UNMATCHED, UNKNOWN_SENDER = "unmatched", "unknown_sender"
 UNMATCHED_KINDS = (UNMATCHED, UNKNOWN_SENDER)
 
-# Outbound kinds created here. Keyword answers go out whatever the patient's consent (a STOP
-# must be confirmed, HELP must be answered); staff notices go to staff, not the patient.
-KEYWORD_REPLY, REPLY, STAFF_NOTICE = "keyword_reply", "reply", "staff_notice"
 _SENT = (MessageStatus.SENT, MessageStatus.DELIVERED)
 
 
@@ -95,7 +95,9 @@ class Processed:
     replies: list[int] = field(default_factory=list)  # outbound rows to enqueue after commit
 
 
-def process_inbound(session: Session, settings: Settings, inbound_id: int, now: datetime) -> Processed | None:
+def process_inbound(
+    session: Session, settings: Settings, catalogue: Catalogue, inbound_id: int, now: datetime
+) -> Processed | None:
     """Act on one stored text, in the caller's transaction. None if it was already processed.
 
     The claim (processed_at set only where it is still empty) makes a second run, from the
@@ -112,7 +114,7 @@ def process_inbound(session: Session, settings: Settings, inbound_id: int, now: 
     inbound = session.get_one(InboundMessage, inbound_id)
     sender = normalise_sender(inbound.from_number)
     patient = session.scalar(select(Patient).where(Patient.phone == sender)) if sender else None
-    result = _act(session, settings, inbound, patient, classify(inbound.body), now)
+    result = _act(session, settings, catalogue, inbound, patient, classify(inbound.body), now)
     inbound.kind = result.kind
     inbound.patient_id = patient.id if patient else None
     audit.record(
@@ -130,11 +132,13 @@ def process_inbound(session: Session, settings: Settings, inbound_id: int, now: 
 def _act(
     session: Session,
     settings: Settings,
+    catalogue: Catalogue,
     inbound: InboundMessage,
     patient: Patient | None,
     keyword: Keyword | None,
     now: datetime,
 ) -> Processed:
+    """STOP, START and HELP first, whoever sends them; then what a patient's text means."""
     if keyword == Keyword.OPT_OUT:
         return _opt_out(session, settings, inbound, patient, now)
     if keyword == Keyword.OPT_IN or (keyword == Keyword.YES and patient is not None and patient.opted_out):
@@ -143,7 +147,28 @@ def _act(
         return Processed(HELP, _keyword_answer(session, settings, inbound, patient, "help", now))
     if patient is None:
         return Processed(UNKNOWN_SENDER)
-    if keyword in (Keyword.CONFIRM, Keyword.RESCHEDULE):
+    return _patient_text(session, settings, catalogue, inbound, patient, keyword, now)
+
+
+def _patient_text(
+    session: Session,
+    settings: Settings,
+    catalogue: Catalogue,
+    inbound: InboundMessage,
+    patient: Patient,
+    keyword: Keyword | None,
+    now: datetime,
+) -> Processed:
+    appointment_words = keyword in (Keyword.CONFIRM, Keyword.RESCHEDULE)
+    run = active_run(session, patient.id)
+    if run is not None:
+        # A valid answer wins over C/R; C or R that is not a valid answer is an appointment reply.
+        turn = take_answer(
+            session, settings, catalogue, run, inbound, patient, now, fallback=appointment_words
+        )
+        if turn is not None:
+            return Processed(turn.kind, turn.replies)
+    if keyword is not None and appointment_words:
         return _appointment_reply(session, settings, inbound, patient, keyword, now)
     return Processed(UNMATCHED)
 
@@ -152,6 +177,7 @@ def _opt_out(
     session: Session, settings: Settings, inbound: InboundMessage, patient: Patient | None, now: datetime
 ) -> Processed:
     if patient is not None:
+        stop_active(session, patient.id, now)  # before the cancel: a check-in it releases is cancelled too
         if not patient.opted_out:
             patient.opted_out, patient.opted_out_at, patient.opt_out_source = True, now, "sms"
             audit.record(

@@ -12,10 +12,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.db.engine import make_engine, session_factory
+from worker.questionnaires.definitions import Catalogue, load_catalogue
 from worker.ratelimit import RateLimiter
+from worker.safety_phrases import CrisisPhrases, load_phrases
 from worker.settings import Settings
 from worker.sms import SmsSender, make_sender
-from worker.templates import Templates, load_templates
+from worker.templates import Templates, config_file, load_templates
 
 
 class Limiter(Protocol):
@@ -61,6 +63,8 @@ class Runtime:
     sender: SmsSender
     templates: Templates
     limiter: Limiter
+    catalogue: Catalogue
+    phrases: CrisisPhrases
     redis: Any = None
     sleep: Callable[[float], None] = field(default=time.sleep)
 
@@ -86,5 +90,7 @@ def build_runtime(settings: Settings, *, sender: SmsSender | None = None) -> Run
         sender=sender or make_sender(settings),
         templates=load_templates(settings),
         limiter=limiter,
+        catalogue=load_catalogue(config_file(settings, "questionnaires")),
+        phrases=load_phrases(config_file(settings, "crisis_phrases.yaml")),
         redis=redis_client,
     )

@@ -6,24 +6,28 @@ transaction, so an appointment and its planned messages always change together.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import (
     ACTIVE_APPOINTMENT,
     PENDING_MESSAGE,
     Appointment,
+    AppointmentStatus,
     Message,
     MessageStatus,
 )
+from worker.followups import FollowUp, load_overrides, parse_plan, plan_followups
+from worker.kinds import CHECKIN, REMINDER
 from worker.quiet import QuietHours, place_before_session
 from worker.settings import Settings, format_duration
-
-REMINDER = "reminder"
+from worker.templates import config_file
 
 
 @dataclass(frozen=True)
@@ -99,20 +103,15 @@ def replan(
     sent (or being sent) are left alone: their key guarantees they are never sent again.
     """
     session.flush()  # the appointment needs its id before keys can be built
-    wanted: list[PlannedMessage] = []
-    if appointment.status in ACTIVE_APPOINTMENT:
-        wanted = plan_reminders(
-            appointment.id,
-            appointment.start_at,
-            settings.reminder_offsets,
-            now,
-            appointment.patient.timezone,
-            settings.quiet_hours,
-        )
+    wanted = wanted_messages(appointment, settings, now)
+    planned_here = or_(
+        Message.key.like(f"appt:{appointment.id}:reminder:%"),
+        Message.key.like(f"appt:{appointment.id}:followup:%"),
+    )
     existing = {
         row.key: row
         for row in session.scalars(
-            select(Message).where(Message.appointment_id == appointment.id, Message.kind == REMINDER)
+            select(Message).where(Message.appointment_id == appointment.id, planned_here)
         )
     }
     wanted_keys = {item.key for item in wanted}
@@ -138,6 +137,49 @@ def replan(
             continue
         planned += _apply(found, item)
     return ReplanResult(planned=planned, cancelled=cancelled)
+
+
+def wanted_messages(appointment: Appointment, settings: Settings, now: datetime) -> list[PlannedMessage]:
+    """Reminders while the appointment is active; follow-ups also once it is completed."""
+    zone = appointment.patient.timezone
+    wanted: list[PlannedMessage] = []
+    if appointment.status in ACTIVE_APPOINTMENT:
+        wanted = plan_reminders(
+            appointment.id, appointment.start_at, settings.reminder_offsets, now, zone, settings.quiet_hours
+        )
+    if appointment.status in (*ACTIVE_APPOINTMENT, AppointmentStatus.COMPLETED):
+        plan = followup_plan(settings, appointment.kind)
+        for item in plan_followups(
+            appointment.id,
+            appointment.start_at,
+            timedelta(minutes=appointment.duration_minutes),
+            plan,
+            now,
+            zone,
+            settings.quiet_hours,
+        ):
+            wanted.append(
+                PlannedMessage(
+                    item.key, CHECKIN, item.template, item.due_at, item.original_due_at, item.adjust_reason
+                )
+            )
+    return wanted
+
+
+def followup_plan(settings: Settings, kind: str) -> tuple[FollowUp, ...]:
+    overrides = _overrides(config_file(settings, "followups.yaml"))
+    return overrides.get(kind, parse_plan(settings.followup_plan))
+
+
+def _overrides(path: Path) -> dict[str, tuple[FollowUp, ...]]:
+    # Read once per change of the file, not once per appointment of a large import.
+    stamp = path.stat().st_mtime_ns if path.exists() else 0
+    return _cached_overrides(path, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_overrides(path: Path, _stamp: int) -> dict[str, tuple[FollowUp, ...]]:
+    return load_overrides(path)
 
 
 def _replannable(row: Message) -> bool:

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     public_url: str = ""
     keyword_replies: bool = True
     front_desk_number: str = ""
+    oncall_number: str = ""
+    alert_repeat_minutes: int = Field(default=15, ge=1, le=1440)
+    followup_plan: str = "checkin@24h,phq9@7d,gad7@7d"
+    questionnaire_timeout: Annotated[timedelta, NoDecode] = timedelta(hours=24)
     reconcile_interval: float = Field(default=3600.0, ge=0, le=86400)
     reconcile_lookback: Annotated[timedelta, NoDecode] = timedelta(hours=6)
     clinic_name: str = "Our clinic"
@@ -113,6 +117,7 @@ class Settings(BaseSettings):
         "reminder_grace",
         "checkin_grace",
         "message_validity",
+        "questionnaire_timeout",
         "reconcile_lookback",
         mode="before",
     )
@@ -138,7 +143,15 @@ class Settings(BaseSettings):
             return "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
 
-    @field_validator("front_desk_number")
+    @field_validator("followup_plan")
+    @classmethod
+    def _plan(cls, value: str) -> str:
+        from worker.followups import parse_plan
+
+        parse_plan(value)
+        return value
+
+    @field_validator("front_desk_number", "oncall_number")
     @classmethod
     def _e164(cls, value: str) -> str:
         if not value:

@@ -11,16 +11,21 @@ import math
 import os
 from typing import Any
 
+from sqlalchemy import select
+
 from worker.celery_app import app, settings_of
 from worker.db.engine import transaction
-from worker.db.models import utcnow
+from worker.db.models import Message, utcnow
 from worker.dispatch import claim_due, expire_stuck_sending
 from worker.errors import SmsError
-from worker.queueing import enqueue_sends
+from worker.kinds import URGENT
+from worker.questionnaires.runs import nudge_or_expire
+from worker.queueing import enqueue_sends, urgent_queue
 from worker.reconcile import reconcile as reconcile_with_provider
 from worker.replies import process_inbound as process_one_inbound
 from worker.replies import sweep_cutoff, unprocessed
 from worker.runtime import Runtime, build_runtime
+from worker.safety import repeat_unacknowledged
 from worker.sending import deliver
 
 log = logging.getLogger(__name__)
@@ -49,11 +54,16 @@ def dispatch() -> int:
     settings = rt.settings
     limit = claim_limit(settings.send_rate, settings.dispatch_interval, settings.dispatch_batch)
     ids = claim_due(rt.sessions, utcnow(), limit, settings.claim_lease)
+    if not ids:
+        return 0
+    with rt.sessions() as session:
+        rows = session.execute(select(Message.id, Message.kind).where(Message.id.in_(ids)))
+        kinds = {message_id: kind for message_id, kind in rows}
     # The claim is committed before anything is enqueued, so a task never races its row.
     for message_id in ids:
-        send_message.apply_async(args=[message_id])
-    if ids:
-        log.info("dispatched", extra={"count": len(ids)})
+        queue = urgent_queue(settings) if kinds.get(message_id) in URGENT else settings.queue_name
+        send_message.apply_async(args=[message_id], queue=queue)
+    log.info("dispatched", extra={"count": len(ids)})
     return len(ids)
 
 
@@ -71,9 +81,15 @@ def process_inbound(inbound_id: int) -> None:
 
 def _process(rt: Runtime, inbound_id: int) -> None:
     with transaction(rt.sessions) as session:
-        result = process_one_inbound(session, rt.settings, inbound_id, utcnow())
+        result = process_one_inbound(session, rt.settings, rt.catalogue, inbound_id, utcnow())
+        urgent = set(_urgent_ids(session, result.replies)) if result else set()
     if result is not None and result.replies:
-        enqueue_sends(rt.settings, result.replies)
+        enqueue_sends(rt.settings, [i for i in result.replies if i in urgent], urgent=True)
+        enqueue_sends(rt.settings, [i for i in result.replies if i not in urgent])
+
+
+def _urgent_ids(session: Any, ids: list[int]) -> list[int]:
+    return list(session.scalars(select(Message.id).where(Message.id.in_(ids), Message.kind.in_(URGENT))))
 
 
 @app.task(name="worker.process_stored_replies", ignore_result=True)
@@ -97,10 +113,25 @@ def sweep() -> int:
     return stuck
 
 
+@app.task(name="worker.watch_safety_and_runs", ignore_result=True)
+def watch_safety_and_runs() -> None:
+    """Every minute: text on-call again about unacknowledged alerts; nudge or expire silent runs."""
+    rt = runtime()
+    with transaction(rt.sessions) as session:
+        repeats = repeat_unacknowledged(session, rt.settings, utcnow())
+        nudged, expired = nudge_or_expire(session, rt.settings, utcnow())
+    enqueue_sends(rt.settings, repeats, urgent=True)
+    if nudged or expired:
+        log.info("questionnaire runs", extra={"nudged": nudged, "expired": expired})
+
+
 @app.task(name="worker.reconcile", ignore_result=True)
 def reconcile() -> None:
+    rt = runtime()
     try:
-        reconcile_with_provider(runtime(), utcnow())
+        result = reconcile_with_provider(rt, utcnow())
     except SmsError as exc:
         # The next run covers the same window (the look-back is longer than the interval).
         log.warning("reconciliation failed", extra={"error": str(exc), "code": exc.code})
+        return
+    enqueue_sends(rt.settings, result.urgent, urgent=True)

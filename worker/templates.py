@@ -15,7 +15,7 @@ import yaml
 from worker.errors import InputError
 from worker.settings import Settings
 
-PLACEHOLDERS = frozenset({"clinic_name", "clinic_phone", "when", "appointment_id"})
+PLACEHOLDERS = frozenset({"clinic_name", "clinic_phone", "when", "appointment_id", "alert_id"})
 FALLBACK_LANGUAGE = "en"
 
 _WEEKDAYS = {

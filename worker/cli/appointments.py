@@ -181,3 +181,25 @@ def _refuse_if_invalid(invalid: list[tuple[int, str]], skip_invalid: bool) -> No
     for line, error in sorted(invalid):
         sys.stderr.write(f"line {line}: {error}\n")
     raise InputError(f"nothing imported: {len(invalid)} invalid row(s); fix them or use --skip-invalid")
+
+
+def _mark(ctx: typer.Context, appointment_id: int, status: AppointmentStatus, as_json: bool) -> None:
+    cli = ctx_of(ctx)
+    with transaction(cli.sessions) as session:
+        appointment, result = clinic.mark_appointment(
+            session, cli.settings, appointment_id, status, actor=cli.actor, now=utcnow()
+        )
+        row = appointment_dict(appointment, result)
+    _report(row, as_json, f"marked {status.value}:")
+
+
+@app.command("complete")
+def complete(ctx: typer.Context, appointment_id: int, as_json: JsonFlag = False) -> None:
+    """The session took place: its follow-up questionnaires stay planned."""
+    _mark(ctx, appointment_id, AppointmentStatus.COMPLETED, as_json)
+
+
+@app.command("no-show")
+def no_show(ctx: typer.Context, appointment_id: int, as_json: JsonFlag = False) -> None:
+    """The patient did not come: nothing more is sent for this appointment."""
+    _mark(ctx, appointment_id, AppointmentStatus.NO_SHOW, as_json)

@@ -47,7 +47,9 @@ def demo_settings(folder: Path, redis_url: str) -> Settings:
         sms_backend="console",
         reminder_offsets=OFFSETS,
         dispatch_interval=2.0,
-        quiet_hours="off",  # the demo runs whatever the hour; quiet hours are shown in the README
+        # Whatever the hour, and reminders only: quiet hours and questionnaires are in the README.
+        quiet_hours="off",
+        followup_plan="none",
         send_rate=5.0,
         clinic_name="Riverside Clinic",
         clinic_phone="+12025550100",

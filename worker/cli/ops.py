@@ -11,8 +11,9 @@ from worker.cli.output import emit_json, say
 from worker.db.engine import make_engine
 from worker.db.migrate import upgrade
 from worker.errors import SmsError
-from worker.health import Check, check_database, check_queue, check_redis
+from worker.health import Check, check_config, check_database, check_queue, check_redis, check_safety
 from worker.logs import configure_logging
+from worker.queueing import urgent_queue
 from worker.runtime import make_redis
 from worker.settings import Settings
 from worker.sms import make_sender
@@ -39,8 +40,14 @@ def _celery(settings: Settings) -> object:
 
 def run_worker(ctx: typer.Context) -> None:
     """Run a Celery worker (extra arguments go to `celery worker`)."""
-    app = _celery(ctx_of(ctx).settings)
-    app.worker_main(argv=["worker", "--loglevel", ctx_of(ctx).settings.log_level, *ctx.args])  # type: ignore[attr-defined]
+    settings = ctx_of(ctx).settings
+    app = _celery(settings)
+    queues = (
+        []
+        if {"-Q", "--queues"} & set(ctx.args)
+        else ["-Q", f"{settings.queue_name},{urgent_queue(settings)}"]
+    )
+    app.worker_main(argv=["worker", "--loglevel", settings.log_level, *queues, *ctx.args])  # type: ignore[attr-defined]
 
 
 def run_beat(ctx: typer.Context) -> None:
@@ -82,6 +89,8 @@ def doctor(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
         None if settings.redis_url.startswith("memory://") else make_redis(settings)
     )
     checks["sms"] = _check_sms(settings)
+    checks["config"] = check_config(settings)
+    checks["safety"] = check_safety(settings)
     engine.dispose()
     if as_json:
         emit_json({name: check.as_dict() for name, check in checks.items()})

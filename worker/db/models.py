@@ -147,6 +147,8 @@ class Message(Base):
     # and notices to staff; then to_number says where it goes.
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
     to_number: Mapped[str | None] = mapped_column(String(20))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("questionnaire_runs.id", name="fk_messages_run_id"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("safety_alerts.id", name="fk_messages_alert_id"))
     kind: Mapped[str] = mapped_column(String(32))
     template: Mapped[str] = mapped_column(String(64))
     due_at: Mapped[datetime]
@@ -218,3 +220,69 @@ class StatusEvent(Base):
     error_code: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(16))  # webhook or reconcile
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RunStatus(enum.StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"  # every item answered; scored
+    PARTIAL = "partial"  # finished with an item left unanswered; kept, not scored
+    EXPIRED = "expired"  # no reply after the nudge
+    STOPPED = "stopped"  # the patient opted out mid-way
+
+
+class QuestionnaireRun(Base):
+    """One patient's pass through one questionnaire. The conversation state lives here."""
+
+    __tablename__ = "questionnaire_runs"
+    __table_args__ = (Index("ix_runs_patient_status", "patient_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    questionnaire: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    current_item: Mapped[str | None] = mapped_column(String(64))
+    invalid_count: Mapped[int] = mapped_column(Integer, default=0)
+    score: Mapped[int | None] = mapped_column(Integer)
+    severity: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    last_prompt_at: Mapped[datetime | None]
+    nudged_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class Answer(Base):
+    __tablename__ = "questionnaire_answers"
+    __table_args__ = (UniqueConstraint("run_id", "item_id", name="uq_answers_run_item"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_runs.id"), index=True)
+    item_id: Mapped[str] = mapped_column(String(64))
+    value: Mapped[int | None] = mapped_column(Integer)  # choice, integer; yes/no as 1/0
+    text: Mapped[str | None] = mapped_column(Text)  # free-text answers
+    skipped: Mapped[bool] = mapped_column(Boolean, default=False)  # SKIP, or no valid answer
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SafetyAlert(Base):
+    """A patient who may be in danger. Committed before any message about it is sent."""
+
+    __tablename__ = "safety_alerts"
+    __table_args__ = (
+        UniqueConstraint("inbound_id", "source", name="uq_alerts_inbound_source"),
+        Index("ix_alerts_open", "acknowledged_at", "last_notified_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("questionnaire_runs.id"))
+    source: Mapped[str] = mapped_column(String(64))  # crisis_language, or questionnaire:item
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    notified_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_notified_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)

@@ -24,9 +24,9 @@ from twilio.request_validator import (
 
 from worker.db.engine import transaction
 from worker.db.models import utcnow
-from worker.queueing import enqueue_inbound
-from worker.replies import inbound_id, store_inbound
+from worker.queueing import enqueue_inbound, enqueue_sends
 from worker.runtime import Runtime
+from worker.screening import store_and_screen
 from worker.settings import Settings
 from worker.statuses import apply_status, record_event
 
@@ -112,13 +112,15 @@ def make_inbound_endpoint(rt: Runtime):  # type: ignore[no-untyped-def]
 
 
 def _store_then_enqueue(rt: Runtime, form: FormData) -> int | None:
-    sid = str(form["MessageSid"])
+    fields = {k: [str(v) for v in form.getlist(k)] for k in form}
     with transaction(rt.sessions) as session:
-        new = store_inbound(session, {k: form.getlist(k) for k in form}, "webhook", utcnow())  # type: ignore[misc]
-        stored = inbound_id(session, sid)
-    if new and stored is not None:
-        enqueue_inbound(rt.settings, stored)  # if Redis is down, the sweep picks it up
-    return stored
+        stored = store_and_screen(session, rt.settings, rt.phrases, fields, "webhook", utcnow())
+    # Committed: the text and any safety alert survive whatever happens next.
+    if stored.urgent:
+        enqueue_sends(rt.settings, stored.urgent, urgent=True)
+    if stored.new and stored.inbound_id is not None:
+        enqueue_inbound(rt.settings, stored.inbound_id)  # if Redis is down, the sweep picks it up
+    return stored.inbound_id
 
 
 def make_status_endpoint(rt: Runtime):  # type: ignore[no-untyped-def]

@@ -1,0 +1,247 @@
+"""clinic-worker questionnaires ..., results ..., alerts ..."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from worker.cli.context import CliContext, ctx_of
+from worker.cli.output import emit, emit_json, say
+from worker.db.engine import transaction
+from worker.db.models import SafetyAlert, utcnow
+from worker.errors import InputError, NotFound
+from worker.manual import queue_checkin
+from worker.questionnaires import results as results_mod
+from worker.questionnaires.definitions import Catalogue, load_catalogue, pick
+from worker.queueing import enqueue_sends
+from worker.safety import acknowledge
+from worker.safety_phrases import load_phrases
+from worker.templates import config_file
+
+app = typer.Typer(help="Questionnaire definitions; start one for a patient.", no_args_is_help=True)
+results_app = typer.Typer(help="Questionnaire results, scores and exports.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Safety alerts: list and acknowledge.", no_args_is_help=True)
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def catalogue_of(cli: CliContext) -> Catalogue:
+    return load_catalogue(config_file(cli.settings, "questionnaires"))
+
+
+@app.command("list")
+def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """The questionnaires this worker can send."""
+    rows = [
+        {"id": q.id, "title": q.title, "items": len(q.items), "scored": q.scored, "source": q.source}
+        for q in catalogue_of(ctx_of(ctx)).by_id.values()
+    ]
+    emit(rows, as_json=as_json, title="Questionnaires", columns=("id", "title", "items", "scored", "source"))
+
+
+@app.command("validate")
+def validate(
+    ctx: typer.Context,
+    folder: Annotated[
+        Path | None, typer.Argument(help="Default: the configured questionnaires folder.")
+    ] = None,
+) -> None:
+    """Check every definition (and the crisis phrase list); a bad file is a one-line error."""
+    cli = ctx_of(ctx)
+    catalogue = load_catalogue(folder or config_file(cli.settings, "questionnaires"))
+    phrases = load_phrases(config_file(cli.settings, "crisis_phrases.yaml"))
+    for questionnaire in catalogue.by_id.values():
+        say(f"ok  {questionnaire.source}: {questionnaire.id}, {len(questionnaire.items)} items")
+    say(f"ok  crisis_phrases.yaml: {len(phrases)} phrases")
+
+
+@app.command("start")
+def start(
+    ctx: typer.Context,
+    questionnaire: Annotated[str, typer.Argument(help="Questionnaire id, e.g. phq9.")],
+    patient: Annotated[int, typer.Option("--patient", help="Patient id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Send a questionnaire to a patient now (it waits if another one is in progress)."""
+    _send_now(ctx, questionnaire, patient_id=patient, appointment_id=None, as_json=as_json)
+
+
+def _send_now(
+    ctx: typer.Context, questionnaire: str, *, patient_id: int, appointment_id: int | None, as_json: bool
+) -> None:
+    cli = ctx_of(ctx)
+    with transaction(cli.sessions) as session:
+        message = queue_checkin(
+            session,
+            cli.settings,
+            catalogue_of(cli),
+            patient_id,
+            questionnaire,
+            appointment_id=appointment_id,
+            actor=cli.actor,
+            now=utcnow(),
+        )
+        row = {
+            "id": message.id,
+            "patient_id": message.patient_id,
+            "appointment_id": message.appointment_id,
+            "questionnaire": questionnaire,
+            "status": message.status,
+        }
+    row["enqueued"] = enqueue_sends(cli.settings, [message.id])
+    if as_json:
+        emit_json(row)
+    else:
+        say(f"questionnaire {questionnaire} for patient {row['patient_id']}: message {row['id']} queued")
+
+
+def send_checkin(
+    ctx: typer.Context,
+    appointment_id: int,
+    questionnaire: Annotated[str, typer.Option(help="Questionnaire id.")] = "checkin",
+    as_json: JsonFlag = False,
+) -> None:
+    """Send the post-session check-in for an appointment now."""
+    _send_now(ctx, questionnaire, patient_id=0, appointment_id=appointment_id, as_json=as_json)
+
+
+@results_app.command("list")
+def results_list(
+    ctx: typer.Context,
+    patient: Annotated[int | None, typer.Option(help="Only this patient.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Questionnaire runs with status, score, severity and answers; change from the first score."""
+    cli = ctx_of(ctx)
+    with cli.sessions() as session:
+        rows = results_mod.result_rows(session, catalogue_of(cli), patient)
+    if as_json:
+        emit_json(rows)
+        return
+    table = [r | {"change": (r["progress"] or {}).get("change"), "answered": len(r["answers"])} for r in rows]
+    emit(
+        table,
+        as_json=False,
+        title="Results",
+        columns=(
+            "id",
+            "patient_id",
+            "questionnaire",
+            "status",
+            "score",
+            "severity",
+            "change",
+            "answered",
+            "finished_at",
+        ),
+    )
+
+
+@results_app.command("show")
+def results_show(ctx: typer.Context, run_id: int, as_json: JsonFlag = False) -> None:
+    """One run, item by item."""
+    cli = ctx_of(ctx)
+    catalogue = catalogue_of(cli)
+    with cli.sessions() as session:
+        rows = [r for r in results_mod.result_rows(session, catalogue) if r["id"] == run_id]
+    if not rows:
+        raise NotFound(f"no result with id {run_id}")
+    row = rows[0]
+    if as_json:
+        emit_json(row)
+        return
+    say(
+        f"run {row['id']}: {row['questionnaire']} for patient {row['patient_id']}, {row['status']}, "
+        f"score {row['score']}, severity {row['severity']}"
+    )
+    questionnaire = catalogue.get(row["questionnaire"])
+    for item in questionnaire.items:
+        if item.id in row["answers"]:
+            say(f"  {item.id:<12} {row['answers'][item.id]!s:<8} {pick(item.prompt, 'en')[:70]}")
+
+
+@results_app.command("export")
+def results_export(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help="csv, json or fhir (FHIR R4 QuestionnaireResponse).")],
+    output: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+    patient: Annotated[int | None, typer.Option(help="Only this patient.")] = None,
+) -> None:
+    """Export every result."""
+    cli = ctx_of(ctx)
+    catalogue = catalogue_of(cli)
+    with cli.sessions() as session:
+        rows = results_mod.result_rows(session, catalogue, patient)
+    writers: dict[str, Callable[[list[dict[str, Any]]], str]] = {
+        "csv": results_mod.to_csv,
+        "json": results_mod.to_json,
+        "fhir": lambda rows: results_mod.to_fhir(rows, catalogue),
+    }
+    if fmt not in writers:
+        raise InputError(f"--format must be csv, json or fhir, not {fmt!r}")
+    text = writers[fmt](rows)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        say(f"wrote {len(rows)} result(s) to {output}")
+
+
+def alert_dict(alert: SafetyAlert) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "patient_id": alert.patient_id,
+        "source": alert.source,
+        "created_at": alert.created_at,
+        "status": "acknowledged" if alert.acknowledged_at else "open",
+        "notified_count": alert.notified_count,
+        "last_notified_at": alert.last_notified_at,
+        "acknowledged_at": alert.acknowledged_at,
+        "acknowledged_by": alert.acknowledged_by,
+        "note": alert.note,
+        "inbound_id": alert.inbound_id,
+        "run_id": alert.run_id,
+    }
+
+
+@alerts_app.command("list")
+def alerts_list(
+    ctx: typer.Context,
+    open_only: Annotated[bool, typer.Option("--open", help="Only alerts nobody acknowledged.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Safety alerts, newest first."""
+    cli = ctx_of(ctx)
+    query = select(SafetyAlert).order_by(SafetyAlert.created_at.desc(), SafetyAlert.id.desc())
+    if open_only:
+        query = query.where(SafetyAlert.acknowledged_at.is_(None))
+    with cli.sessions() as session:
+        rows = [alert_dict(a) for a in session.scalars(query)]
+    emit(
+        rows,
+        as_json=as_json,
+        title="Safety alerts",
+        columns=("id", "status", "patient_id", "source", "created_at", "notified_count", "acknowledged_by"),
+    )
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    ctx: typer.Context,
+    alert_id: int,
+    by: Annotated[str, typer.Option("--by", help="Who took care of it.")],
+    note: Annotated[str | None, typer.Option(help="What was done.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Acknowledge an alert: on-call is no longer texted about it."""
+    cli = ctx_of(ctx)
+    with transaction(cli.sessions) as session:
+        row = alert_dict(acknowledge(session, alert_id, by=by, note=note, now=utcnow()))
+    if as_json:
+        emit_json(row)
+    else:
+        say(f"alert {alert_id} acknowledged by {by}")

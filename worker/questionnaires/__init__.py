@@ -1,0 +1,1 @@
+"""SMS questionnaires: definitions, answer parsing, the conversation, scoring, export."""

@@ -1,0 +1,290 @@
+"""The SMS conversation of a questionnaire, one question per text. State lives in the database.
+
+Outbound texts of a run are message rows whose template points into the definition:
+`phq9/start` (intro and first question), `phq9/q3`, `phq9/q3/reask`, `phq9/q3/nudge`,
+`phq9/closing`. Answers to the patient's own text go out at once; nudges we start ourselves
+wait out quiet hours like any planned message.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from worker import audit
+from worker.db.models import (
+    Answer,
+    InboundMessage,
+    Message,
+    MessageStatus,
+    Patient,
+    QuestionnaireRun,
+    RunStatus,
+)
+from worker.kinds import CHECKIN, NUDGE, QUESTION
+from worker.questionnaires.definitions import Catalogue, Item, Questionnaire
+from worker.questionnaires.parsing import INVALID, parse_answer
+from worker.questionnaires.scoring import score
+from worker.safety import raise_alert
+from worker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_REASKS = 2
+WAIT_FOR_OTHER_RUN = timedelta(hours=1)
+
+
+@dataclass
+class Turn:
+    """What one inbound text did to a run: texts to enqueue after commit."""
+
+    kind: str
+    replies: list[int] = field(default_factory=list)
+
+
+def active_run(session: Session, patient_id: int) -> QuestionnaireRun | None:
+    return session.scalar(
+        select(QuestionnaireRun).where(
+            QuestionnaireRun.patient_id == patient_id, QuestionnaireRun.status == RunStatus.ACTIVE
+        )
+    )
+
+
+def open_run(
+    session: Session, catalogue: Catalogue, message: Message, patient: Patient, now: datetime
+) -> QuestionnaireRun | None:
+    """At send time of a check-in: start its run and point the text at the first question.
+    None when another questionnaire is still active: this one waits its turn."""
+    session.get(Patient, patient.id, with_for_update=True)  # one active run per patient
+    if active_run(session, patient.id) is not None:
+        return None
+    questionnaire = catalogue.get(message.template.split("/")[0])
+    first = _next_item(questionnaire, None, {})
+    run = QuestionnaireRun(
+        patient_id=patient.id,
+        appointment_id=message.appointment_id,
+        questionnaire=questionnaire.id,
+        status=RunStatus.ACTIVE,
+        current_item=first.id if first else None,
+        invalid_count=0,
+        created_at=now,
+        started_at=now,
+        last_prompt_at=now,
+    )
+    session.add(run)
+    session.flush()
+    message.run_id, message.template = run.id, f"{questionnaire.id}/start"
+    audit.record(
+        session,
+        "system",
+        "questionnaire.start",
+        patient_id=patient.id,
+        entity="run",
+        entity_id=run.id,
+        questionnaire=questionnaire.id,
+    )
+    return run
+
+
+def take_answer(
+    session: Session,
+    settings: Settings,
+    catalogue: Catalogue,
+    run: QuestionnaireRun,
+    inbound: InboundMessage,
+    patient: Patient,
+    now: datetime,
+    *,
+    fallback: bool,
+) -> Turn | None:
+    """Apply one text to the run. None when the text is not a valid answer and `fallback` says
+    the caller has another meaning for it (C or R): then the run does not count it."""
+    questionnaire = catalogue.get(run.questionnaire)
+    item = questionnaire.item(run.current_item or "")
+    value = parse_answer(item, inbound.body)
+    if value is INVALID and fallback:
+        return None
+    if value is INVALID and run.invalid_count < MAX_REASKS:
+        run.invalid_count += 1
+        run.last_prompt_at = now
+        return Turn(
+            "answer_invalid",
+            [
+                _queue(
+                    session, settings, run, f"{run.questionnaire}/{item.id}/reask", QUESTION, now, inbound.id
+                )
+            ],
+        )
+    replies = _record(session, settings, run, item, value, inbound, patient, now)
+    replies += _advance(session, settings, questionnaire, run, now, inbound.id)
+    return Turn("answer" if value is not INVALID else "answer_invalid", replies)
+
+
+def _record(
+    session: Session,
+    settings: Settings,
+    run: QuestionnaireRun,
+    item: Item,
+    value: Any,
+    inbound: InboundMessage,
+    patient: Patient,
+    now: datetime,
+) -> list[int]:
+    unanswered = value is INVALID or value is None
+    answer = Answer(
+        run_id=run.id, item_id=item.id, skipped=unanswered, inbound_id=inbound.id, answered_at=now
+    )
+    if isinstance(value, bool):
+        answer.value = int(value)
+    elif isinstance(value, int):
+        answer.value = value
+    elif isinstance(value, str):
+        answer.text = value
+    session.add(answer)
+    if unanswered or not item.raises_alert(value):
+        return []
+    return raise_alert(
+        session,
+        settings,
+        source=f"{run.questionnaire}:{item.id}",
+        now=now,
+        patient=patient,
+        reply_to=None,
+        inbound_id=inbound.id,
+        run_id=run.id,
+    )
+
+
+def answers_of(session: Session, questionnaire: Questionnaire, run_id: int) -> dict[str, Any]:
+    """Item id -> answer (int, bool or text); None for an item left unanswered."""
+    values: dict[str, Any] = {}
+    for row in session.scalars(select(Answer).where(Answer.run_id == run_id)):
+        item = questionnaire.item(row.item_id)
+        if row.skipped:
+            values[row.item_id] = None
+        elif item.type == "yes_no":
+            values[row.item_id] = bool(row.value)
+        else:
+            values[row.item_id] = row.text if item.type == "text" else row.value
+    return values
+
+
+def _next_item(questionnaire: Questionnaire, after: str | None, answers: dict[str, Any]) -> Item | None:
+    items = list(questionnaire.items)
+    start = 0 if after is None else [i.id for i in items].index(after) + 1
+    for item in items[start:]:
+        if item.when is None or answers.get(item.when[0]) == item.when[1]:
+            return item
+    return None
+
+
+def _advance(
+    session: Session,
+    settings: Settings,
+    questionnaire: Questionnaire,
+    run: QuestionnaireRun,
+    now: datetime,
+    inbound_id: int | None,
+) -> list[int]:
+    session.flush()
+    answers = answers_of(session, questionnaire, run.id)
+    following = _next_item(questionnaire, run.current_item, answers)
+    run.invalid_count, run.last_prompt_at, run.nudged_at = 0, now, None
+    if following is not None:
+        run.current_item = following.id
+        return [
+            _queue(session, settings, run, f"{questionnaire.id}/{following.id}", QUESTION, now, inbound_id)
+        ]
+    run.score = score(questionnaire, answers)
+    run.severity = questionnaire.severity(run.score) if run.score is not None else None
+    complete = all(answers.get(i.id) is not None for i in questionnaire.items if i.scored)
+    finish(session, run, RunStatus.COMPLETED if complete else RunStatus.PARTIAL, now)
+    return [_queue(session, settings, run, f"{questionnaire.id}/closing", QUESTION, now, inbound_id)]
+
+
+def finish(session: Session, run: QuestionnaireRun, status: RunStatus, now: datetime) -> None:
+    """End the run; a check-in that was waiting for it goes out on the next dispatcher pass."""
+    run.status, run.finished_at, run.current_item = status, now, None
+    if status != RunStatus.COMPLETED:
+        run.score = run.severity = None  # partial, expired and stopped runs are kept, not scored
+    audit.record(
+        session,
+        "system",
+        f"questionnaire.{status}",
+        patient_id=run.patient_id,
+        entity="run",
+        entity_id=run.id,
+    )
+    session.execute(
+        update(Message)
+        .where(
+            Message.patient_id == run.patient_id,
+            Message.kind == CHECKIN,
+            Message.status == MessageStatus.PLANNED,
+            Message.adjust_reason == WAITING_REASON,
+        )
+        .values(due_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+WAITING_REASON = "waiting for another questionnaire to finish"
+
+
+def _queue(
+    session: Session,
+    settings: Settings,
+    run: QuestionnaireRun,
+    template: str,
+    kind: str,
+    now: datetime,
+    inbound_id: int | None,
+) -> int:
+    planned = kind == NUDGE  # a nudge is ours to start: it waits out quiet hours like a reminder
+    message = Message(
+        key=f"run:{run.id}:{template}:{inbound_id or int(now.timestamp())}",
+        appointment_id=run.appointment_id,
+        patient_id=run.patient_id,
+        run_id=run.id,
+        kind=kind,
+        template=template,
+        due_at=now,
+        attempts=0,
+        status=MessageStatus.PLANNED if planned else MessageStatus.QUEUED,
+        queued_at=None if planned else now,
+        lease_until=None if planned else now + settings.claim_lease,
+    )
+    session.add(message)
+    session.flush()
+    return message.id
+
+
+def nudge_or_expire(session: Session, settings: Settings, now: datetime) -> tuple[int, int]:
+    """One nudge after CLINIC_QUESTIONNAIRE_TIMEOUT without a reply; after another, expiry."""
+    cutoff = now - settings.questionnaire_timeout
+    stale = session.scalars(
+        select(QuestionnaireRun)
+        .where(QuestionnaireRun.status == RunStatus.ACTIVE, QuestionnaireRun.last_prompt_at <= cutoff)
+        .with_for_update(skip_locked=True)
+    ).all()
+    nudged = expired = 0
+    for run in stale:
+        if run.nudged_at is None:
+            run.nudged_at = run.last_prompt_at = now
+            _queue(session, settings, run, f"{run.questionnaire}/{run.current_item}/nudge", NUDGE, now, None)
+            nudged += 1
+        else:
+            finish(session, run, RunStatus.EXPIRED, now)
+            expired += 1
+    return nudged, expired
+
+
+def stop_active(session: Session, patient_id: int, now: datetime) -> None:
+    run = active_run(session, patient_id)
+    if run is not None:
+        finish(session, run, RunStatus.STOPPED, now)
