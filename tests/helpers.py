@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -48,3 +50,13 @@ def messages_of(sessions: sessionmaker[Session], appointment_id: int) -> list[Me
 
 def in_minutes(minutes: float) -> datetime:
     return utcnow() + timedelta(minutes=minutes)
+
+
+def eventually(check: Callable[[], bool], timeout: float = 20) -> float:
+    """Wait until `check()` holds; fail after `timeout` seconds. Returns the seconds it took."""
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > timeout:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.1)
+    return time.monotonic() - started

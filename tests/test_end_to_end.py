@@ -14,21 +14,13 @@ import pytest
 from sqlalchemy import update
 
 from tests.conftest import RedisServer, make_settings, settings_env
-from tests.helpers import add_appointment, add_patient, messages_of
+from tests.helpers import add_appointment, add_patient, eventually, messages_of
 from tests.twilio_standin import StandIn
 from worker import clinic
 from worker.db.engine import make_engine, session_factory, transaction
 from worker.db.models import Patient, utcnow
 
 pytestmark = pytest.mark.slow
-
-
-def _wait_until(predicate: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.2)
 
 
 def test_reminders_go_out_once_each_on_time_and_only_to_those_who_should_get_them(
@@ -60,7 +52,7 @@ def test_reminders_go_out_once_each_on_time_and_only_to_those_who_should_get_the
         )
         clinic.cancel_appointment(session, settings, appts["gone"], actor="test", now=utcnow())
 
-    _wait_until(lambda: len(standin.accepted) >= 4, timeout=30)
+    eventually(lambda: len(standin.accepted) >= 4, timeout=30)
     time.sleep(3)  # anything sent twice would arrive now
 
     got = {name: standin.accepted_to(phone) for name, phone in phones.items()}
@@ -118,7 +110,7 @@ def test_with_quiet_hours_covering_now_reminders_are_moved_and_nothing_is_sent(
     )
     assert result.returncode == 0, result.stderr
     manual = json.loads(result.stdout)["id"]
-    _wait_until(lambda: next(m for m in messages_of(sessions, appt) if m.id == manual).status != "queued", 15)
+    eventually(lambda: next(m for m in messages_of(sessions, appt) if m.id == manual).status != "queued", 15)
     time.sleep(2)
     assert standin.accepted == []
     # Placed again it would land on the planned reminder's minute: one text, not two.

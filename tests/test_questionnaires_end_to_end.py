@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +14,13 @@ import httpx
 import pytest
 
 from tests.conftest import RedisServer, free_port, make_settings, settings_env
-from tests.helpers import add_patient
+from tests.helpers import add_patient, eventually
 from tests.twilio_standin import StandIn
 from tests.webhooks import inbound_form, signed
 from worker.db.engine import make_engine, session_factory
 
 pytestmark = pytest.mark.slow
 PHONE, ONCALL = "+12025550181", "+12025550199"
-
-
-def eventually(check: Callable[[], bool], timeout: float) -> float:
-    started = time.monotonic()
-    while not check():
-        if time.monotonic() - started > timeout:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
-    return time.monotonic() - started
 
 
 def test_phq9_by_text_scores_right_and_danger_reaches_patient_and_on_call_within_seconds(

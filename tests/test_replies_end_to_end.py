@@ -4,7 +4,6 @@ worker and beat processes on a private Redis that is stopped and started mid-tes
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,22 +12,13 @@ import httpx
 import pytest
 
 from tests.conftest import RedisServer, free_port, make_settings
-from tests.helpers import add_appointment, add_patient, messages_of
+from tests.helpers import add_appointment, add_patient, eventually, messages_of
 from tests.twilio_standin import StandIn
 from tests.webhooks import inbound_form, signed, status_form
 from worker.db.engine import make_engine, session_factory
 from worker.db.models import Appointment, InboundMessage, Patient, utcnow
 
 pytestmark = pytest.mark.slow
-
-
-def eventually(check: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def test_replies_confirm_flag_opt_out_and_survive_a_redis_outage(

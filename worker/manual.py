@@ -8,9 +8,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from worker import audit
-from worker.db.models import ACTIVE_APPOINTMENT, Appointment, Message, MessageStatus, Patient
+from worker.db.models import ACTIVE_APPOINTMENT, Appointment, Message, Patient
 from worker.errors import InputError, NotFound
 from worker.kinds import CHECKIN, REMINDER
+from worker.outbox import queue_now
 from worker.questionnaires.definitions import Catalogue
 from worker.settings import Settings
 
@@ -26,21 +27,17 @@ def queue_manual_reminder(
         raise InputError(f"appointment {appointment_id} is {appointment.status}")
     if appointment.start_at <= now:
         raise InputError(f"appointment {appointment_id} has already started")
-    message = Message(
+    message = queue_now(
+        session,
         # Each request is its own message: an operator asking twice wants two texts.
         key=f"appt:{appointment_id}:manual:{uuid.uuid4().hex}",
-        appointment_id=appointment_id,
-        patient_id=appointment.patient_id,
         kind=REMINDER,
         template=REMINDER,
-        due_at=now,
-        status=MessageStatus.QUEUED,
-        queued_at=now,
-        lease_until=now + settings.claim_lease,
-        attempts=0,
+        now=now,
+        lease=settings.claim_lease,
+        appointment_id=appointment_id,
+        patient_id=appointment.patient_id,
     )
-    session.add(message)
-    session.flush()
     audit.record(
         session,
         actor,
@@ -74,20 +71,16 @@ def queue_checkin(
         patient_id = appointment.patient_id
     if session.get(Patient, patient_id) is None:
         raise NotFound(f"no patient with id {patient_id}")
-    message = Message(
+    message = queue_now(
+        session,
         key=f"patient:{patient_id}:manual-checkin:{uuid.uuid4().hex}",
-        appointment_id=appointment_id,
-        patient_id=patient_id,
         kind=CHECKIN,
         template=questionnaire_id,
-        due_at=now,
-        status=MessageStatus.QUEUED,
-        queued_at=now,
-        lease_until=now + settings.claim_lease,
-        attempts=0,
+        now=now,
+        lease=settings.claim_lease,
+        appointment_id=appointment_id,
+        patient_id=patient_id,
     )
-    session.add(message)
-    session.flush()
     audit.record(
         session,
         actor,

@@ -26,6 +26,7 @@ from worker.db.models import (
 )
 from worker.keywords import Keyword, classify
 from worker.kinds import KEYWORD_REPLY, REPLY, STAFF_NOTICE
+from worker.outbox import queue_now
 from worker.phones import normalise_sender
 from worker.questionnaires.definitions import Catalogue
 from worker.questionnaires.runs import active_run, stop_active, take_answer
@@ -304,23 +305,18 @@ def _queue(
     appointment_id: int | None = None,
     to_number: str | None = None,
 ) -> int:
-    """An answer, claimed at once (queued) so it goes straight to a worker after commit."""
-    message = Message(
+    """An answer to the patient's text: it goes straight to a worker after commit."""
+    return queue_now(
+        session,
         key=f"inbound:{inbound.id}:{template}",
+        kind=kind,
+        template=template,
+        now=now,
+        lease=settings.claim_lease,
         appointment_id=appointment_id,
         patient_id=patient.id if patient else None,
         to_number=to_number,
-        kind=kind,
-        template=template,
-        due_at=now,
-        status=MessageStatus.QUEUED,
-        queued_at=now,
-        lease_until=now + settings.claim_lease,
-        attempts=0,
-    )
-    session.add(message)
-    session.flush()
-    return message.id
+    ).id
 
 
 def sweep_cutoff(now: datetime) -> datetime:

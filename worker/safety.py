@@ -18,9 +18,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from worker import audit
-from worker.db.models import Message, MessageStatus, Patient, SafetyAlert
+from worker.db.models import Patient, SafetyAlert
 from worker.errors import InputError, NotFound
 from worker.kinds import SAFETY, SAFETY_NOTICE
+from worker.outbox import queue_now
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -119,21 +120,17 @@ def _queue(
     patient_id: int | None,
     to_number: str | None,
 ) -> int:
-    message = Message(
+    message = queue_now(
+        session,
         key=key,
         kind=kind,
         template=template,
+        now=now,
+        lease=URGENT_LEASE,
         patient_id=patient_id,
         to_number=to_number,
         alert_id=alert_id,
-        due_at=now,
-        status=MessageStatus.QUEUED,
-        queued_at=now,
-        lease_until=now + URGENT_LEASE,
-        attempts=0,
     )
-    session.add(message)
-    session.flush()
     return message.id
 
 
