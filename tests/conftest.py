@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +27,7 @@ from worker.db.models import Base
 from worker.runtime import Runtime, build_runtime
 from worker.settings import Settings, load_settings
 
+TEST_KEY = Fernet.generate_key().decode()
 ACCOUNT_SID = "AC" + "7" * 32
 AUTH_TOKEN = "standin-auth-token"
 FROM_NUMBER = "+12025550100"
@@ -166,7 +168,8 @@ def make_settings(db_url: str, redis_url: str, standin_url: str | None = None, *
         "config_dir": None,
         # Off unless a test is about them: the suite must pass at any hour of the day.
         "quiet_hours": "off",
-        "followup_plan": "none",  # follow-ups are planned only where a test is about them
+        "followup_plan": "none",
+        "encryption_keys": TEST_KEY,  # follow-ups are planned only where a test is about them
     }
     if standin_url is not None:
         values.update(

@@ -103,6 +103,7 @@ def test_doctor_reports_every_check_and_never_the_token(cli: Cli) -> None:
     assert "+1******0177" in checks["safety"]["detail"]
     assert "is active" in checks["sms"]["detail"]
     assert "standin-auth-token" not in result.stdout + result.stderr
+    assert cli.env["CLINIC_ENCRYPTION_KEYS"] not in result.stdout + result.stderr
 
 
 def test_doctor_fails_and_says_why_when_redis_and_twilio_are_unreachable(cli: Cli) -> None:

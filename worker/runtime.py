@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from worker import crypto
 from worker.db.engine import make_engine, session_factory
 from worker.questionnaires.definitions import Catalogue, load_catalogue
 from worker.ratelimit import RateLimiter
@@ -75,6 +76,7 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, *, sender: SmsSender | None = None) -> Runtime:
+    crypto.install(crypto.Cipher(settings.key_list()))
     engine = make_engine(settings.database_url)
     redis_client = None
     limiter: Limiter

@@ -69,6 +69,17 @@ def deliver(rt: Runtime, message_id: int, clock: Callable[[], datetime] = utcnow
             reason=None,
         )
         apply_stored_events(session, sid, clock())
+        message = session.get_one(Message, message_id)
+        audit.record(
+            session,
+            "worker",
+            "message.sent",
+            patient_id=message.patient_id,
+            entity="message",
+            entity_id=message_id,
+            template=message.template,
+            kind=message.kind,
+        )
     log.info("message sent", extra={"message_id": message_id})
     return Outcome(MessageStatus.SENT)
 

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     twilio_api_url: str = "https://api.twilio.com"
     twilio_timeout: float = Field(default=10.0, gt=0, le=120)
     twilio_webhook_key: SecretStr = SecretStr("")
+    encryption_keys: SecretStr = SecretStr("")
     public_url: str = ""
     keyword_replies: bool = True
     front_desk_number: str = ""
@@ -143,6 +144,28 @@ class Settings(BaseSettings):
             return "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
 
+    @field_validator("encryption_keys")
+    @classmethod
+    def _keys(cls, value: SecretStr) -> SecretStr:
+        from worker.crypto import check_key
+
+        for number, key in enumerate(value.get_secret_value().split(","), 1):
+            if key.strip():
+                try:
+                    check_key(key.strip())
+                except ValueError as exc:
+                    raise ValueError(f"key {number} {exc}") from None
+        return value
+
+    def key_list(self) -> list[str]:
+        """The encryption keys, newest first. Development without keys uses a local key file."""
+        keys = [k.strip() for k in self.encryption_keys.get_secret_value().split(",") if k.strip()]
+        if not keys:
+            from worker.crypto import dev_key
+
+            keys = [dev_key(Path.cwd())]
+        return keys
+
     @field_validator("followup_plan")
     @classmethod
     def _plan(cls, value: str) -> str:
@@ -193,6 +216,8 @@ class Settings(BaseSettings):
             )
             if not present
         ]
+        if not self.encryption_keys.get_secret_value().strip():
+            missing.append("CLINIC_ENCRYPTION_KEYS (replies are stored encrypted)")
         if missing:
             raise ValueError("CLINIC_SMS_BACKEND=twilio needs " + ", ".join(missing))
         return self

@@ -8,8 +8,9 @@ from typing import Any
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
+from worker import audit, crypto
 from worker.audit import default_actor
-from worker.db.engine import make_engine, session_factory
+from worker.db.engine import make_engine, session_factory, transaction
 from worker.settings import Settings, load_settings
 
 
@@ -29,8 +30,14 @@ class CliContext:
     @property
     def sessions(self) -> sessionmaker[Session]:
         if self._sessions is None:
+            crypto.install(crypto.Cipher(self.settings.key_list()))
             self._sessions = session_factory(make_engine(self.settings.database_url))
         return self._sessions
+
+    def audit_read(self, action: str, **detail: Any) -> None:
+        """Reading patients' data is an action too: who looked, at what, when."""
+        with transaction(self.sessions) as session:
+            audit.record(session, self.actor, action, **detail)
 
     @property
     def actor(self) -> str:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from worker import clinic
@@ -51,6 +52,7 @@ def demo_settings(folder: Path, redis_url: str) -> Settings:
         quiet_hours="off",
         followup_plan="none",
         send_rate=5.0,
+        encryption_keys=Fernet.generate_key().decode(),  # a throwaway: the data goes with the folder
         clinic_name="Riverside Clinic",
         clinic_phone="+12025550100",
         config_dir=None,

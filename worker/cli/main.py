@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
-from worker.cli import appointments, messages, ops, patients, questionnaires, replies
+from worker.cli import appointments, audit, keys, messages, ops, patients, questionnaires, replies
 from worker.cli.context import CliContext
 from worker.errors import ClinicWorkerError, ConfigError
 
@@ -24,6 +24,8 @@ app.add_typer(appointments.app, name="appointments")
 app.add_typer(messages.app, name="messages")
 app.add_typer(messages.send_app, name="send")
 app.add_typer(replies.app, name="replies")
+app.add_typer(keys.app, name="keys")
+app.add_typer(audit.app, name="audit")
 app.add_typer(questionnaires.app, name="questionnaires")
 app.add_typer(questionnaires.results_app, name="results")
 app.add_typer(questionnaires.alerts_app, name="alerts")

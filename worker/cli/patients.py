@@ -66,6 +66,7 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     cli = ctx_of(ctx)
     with cli.sessions() as session:
         rows = [patient_dict(p) for p in session.scalars(select(Patient).order_by(Patient.id))]
+    cli.audit_read("patients.list", count=len(rows))
     emit(rows, as_json=as_json, title="Patients", columns=COLUMNS)
 
 
@@ -81,6 +82,7 @@ def show(ctx: typer.Context, patient_id: int, as_json: JsonFlag = False) -> None
                 select(Appointment).where(Appointment.patient_id == patient_id).order_by(Appointment.start_at)
             )
         ]
+    cli.audit_read("patients.show", patient=patient_id)
     if as_json:
         emit_json(row)
         return

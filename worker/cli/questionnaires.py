@@ -119,6 +119,7 @@ def results_list(
     cli = ctx_of(ctx)
     with cli.sessions() as session:
         rows = results_mod.result_rows(session, catalogue_of(cli), patient)
+    cli.audit_read("results.list", patient=patient, count=len(rows))
     if as_json:
         emit_json(rows)
         return
@@ -176,6 +177,7 @@ def results_export(
     catalogue = catalogue_of(cli)
     with cli.sessions() as session:
         rows = results_mod.result_rows(session, catalogue, patient)
+    cli.audit_read("results.export", format=fmt, patient=patient, count=len(rows))
     writers: dict[str, Callable[[list[dict[str, Any]]], str]] = {
         "csv": results_mod.to_csv,
         "json": results_mod.to_json,

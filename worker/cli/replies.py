@@ -64,4 +64,5 @@ def list_(
         query = query.where(InboundMessage.kind.in_(UNMATCHED_KINDS))
     with cli.sessions() as session:
         rows = [reply_dict(r) for r in session.scalars(query)]
+    cli.audit_read("replies.list", patient=patient, count=len(rows))
     emit(rows, as_json=as_json, title="Replies", columns=COLUMNS)

@@ -52,6 +52,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class EncryptedText(TypeDecorator[str]):
+    """Text stored as a Fernet token under the installed cipher (see worker.crypto)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        from worker import crypto
+
+        return None if value is None else crypto.current().encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        from worker import crypto
+
+        return None if value is None else crypto.current().decrypt(value)
+
+
 class AppointmentStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
     CONFIRMED = "confirmed"
@@ -197,7 +214,7 @@ class InboundMessage(Base):
     account_sid: Mapped[str] = mapped_column(String(64))
     from_number: Mapped[str] = mapped_column(String(32))
     to_number: Mapped[str] = mapped_column(String(32))
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(EncryptedText)  # what a patient wrote: encrypted at rest
     num_media: Mapped[int] = mapped_column(Integer, default=0)
     params: Mapped[dict[str, Any]] = mapped_column(JSON)  # every other form field, as sent
     source: Mapped[str] = mapped_column(String(16))  # webhook or reconcile
@@ -260,7 +277,7 @@ class Answer(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_runs.id"), index=True)
     item_id: Mapped[str] = mapped_column(String(64))
     value: Mapped[int | None] = mapped_column(Integer)  # choice, integer; yes/no as 1/0
-    text: Mapped[str | None] = mapped_column(Text)  # free-text answers
+    text: Mapped[str | None] = mapped_column(EncryptedText)  # free-text answers: encrypted at rest
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)  # SKIP, or no valid answer
     inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)

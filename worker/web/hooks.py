@@ -22,6 +22,7 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
+from worker import audit
 from worker.db.engine import transaction
 from worker.db.models import utcnow
 from worker.queueing import enqueue_inbound, enqueue_sends
@@ -144,7 +145,16 @@ def _record_status(rt: Runtime, sid: str, status: str, code: int | None) -> None
     now = utcnow()
     with transaction(rt.sessions) as session:
         if record_event(session, sid, status, code, "webhook", now):
-            apply_status(session, sid, status, code, now)
+            changed = apply_status(session, sid, status, code, now)
+            audit.record(
+                session,
+                "twilio",
+                "message.status",
+                message_sid=sid,
+                status=status,
+                code=code,
+                applied=changed,
+            )
 
 
 def _code(value: object) -> int | None:
