@@ -91,3 +91,8 @@ def test_the_wheel_ships_the_default_config_and_the_migrations(tmp_path: Path) -
     assert "worker/db/migrations/env.py" in names
     assert "worker/db/migrations/script.py.mako" in names
     assert any(n.startswith("worker/db/migrations/versions/0001") for n in names)
+
+
+def test_every_app_container_gets_the_same_encryption_keys_or_compose_refuses_to_start() -> None:
+    app = _compose()["x-app"]["environment"]
+    assert app["CLINIC_ENCRYPTION_KEYS"].startswith("${CLINIC_ENCRYPTION_KEYS:?")
