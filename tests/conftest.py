@@ -310,3 +310,11 @@ class Cli:
 def cli(db_url: str, redis_server: RedisServer, standin: StandIn, tmp_path: Path) -> Cli:
     settings = make_settings(db_url, redis_server.url, standin.url, reminder_offsets="48h,2h")
     return Cli(settings_env(settings), tmp_path)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_cipher() -> None:
+    """Rows the tests read directly are encrypted under the key every test's Settings carry."""
+    from worker import crypto
+
+    crypto.install(crypto.Cipher([TEST_KEY]))
