@@ -318,3 +318,14 @@ def _test_cipher() -> None:
     from worker import crypto
 
     crypto.install(crypto.Cipher([TEST_KEY]))
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of the test's own, to stop and start mid-test; stopped however the test ends."""
+    folder = tmp_path / "private-redis"
+    folder.mkdir()
+    server = RedisServer(folder)
+    server.start()
+    yield server
+    server.stop()

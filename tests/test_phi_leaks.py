@@ -25,10 +25,9 @@ REPLIES = ["7", "no", "my sister knows I want to end my life"]
 
 
 def test_no_phone_name_or_reply_text_reaches_logs_or_redis(
-    standin: StandIn, spawn: Any, tmp_path: Path
+    standin: StandIn, spawn: Any, tmp_path: Path, private_redis: RedisServer
 ) -> None:
-    redis_server = RedisServer(tmp_path)
-    redis_server.start()
+    redis_server = private_redis
     commands: list[str] = []
     monitor_client = redis.Redis.from_url(redis_server.url)
 

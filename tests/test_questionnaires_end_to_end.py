@@ -24,10 +24,9 @@ PHONE, ONCALL = "+12025550181", "+12025550199"
 
 
 def test_phq9_by_text_scores_right_and_danger_reaches_patient_and_on_call_within_seconds(
-    db_url: str, standin: StandIn, spawn: Any, tmp_path: Path
+    db_url: str, standin: StandIn, spawn: Any, tmp_path: Path, private_redis: RedisServer
 ) -> None:
-    redis_server = RedisServer(tmp_path)
-    redis_server.start()
+    redis_server = private_redis
     port = free_port()
     settings = make_settings(
         db_url, redis_server.url, standin.url, oncall_number=ONCALL, dispatch_interval=1.0, send_rate=20.0

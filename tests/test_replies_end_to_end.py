@@ -22,10 +22,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_replies_confirm_flag_opt_out_and_survive_a_redis_outage(
-    db_url: str, standin: StandIn, spawn: Any, tmp_path: Path
+    db_url: str, standin: StandIn, spawn: Any, tmp_path: Path, private_redis: RedisServer
 ) -> None:
-    redis_server = RedisServer(tmp_path)
-    redis_server.start()
+    redis_server = private_redis
     port = free_port()
     settings = make_settings(
         db_url, redis_server.url, standin.url, reminder_offsets="40s", dispatch_interval=1.0, send_rate=20.0
