@@ -44,7 +44,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "worker_soft_shutdown_timeout": 10.0,
         "worker_send_task_events": False,
         "worker_hijack_root_logger": False,
@@ -61,7 +61,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             },
             "sweep-stuck-messages": {
                 "task": "worker.sweep",
-                "schedule": 60.0,
+                # Often enough that a send cut short by a dead worker is explained within a
+                # minute or so of its lease running out.
+                "schedule": min(60.0, max(interval, 5.0)),
                 "options": {"expires": 60.0},
             },
             "watch-safety-and-runs": {

@@ -12,15 +12,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from worker.db.engine import transaction
 from worker.db.models import InboundMessage, Message, MessageStatus
 
-# A worker holds a row in `sending` only for one provider call; a row still there after this
-# long belongs to a worker that died mid-call, and whether Twilio got it is unknown.
-SENDING_LEASE = timedelta(minutes=2)
+
+def sending_lease(twilio_timeout: float) -> timedelta:
+    """How long a worker may hold a row in `sending`: one provider call and then some.
+
+    A row still there after this belongs to a worker that died mid-call, and whether Twilio
+    got it is unknown. The call is bounded by the connect and read timeouts (one each), so
+    three timeouts plus a margin cover it; longer would only delay the verdict.
+    """
+    return timedelta(seconds=3 * twilio_timeout + 15)
 
 
 def claim_due(sessions: sessionmaker[Session], now: datetime, limit: int, lease: timedelta) -> list[int]:
@@ -105,8 +111,13 @@ class QueueHealth:
 
 def queue_health(session: Session, now: datetime, interval: float) -> QueueHealth:
     cutoff = now - timedelta(seconds=max(3 * interval, 60))
+    # Planned rows past due, and queued rows whose task was lost and whose lease ran out:
+    # both wait on a dispatcher that should have claimed them several runs ago.
     overdue_q = select(func.count(), func.min(Message.due_at)).where(
-        Message.status == MessageStatus.PLANNED, Message.due_at < cutoff
+        or_(
+            and_(Message.status == MessageStatus.PLANNED, Message.due_at < cutoff),
+            and_(Message.status == MessageStatus.QUEUED, Message.lease_until < cutoff),
+        )
     )
     overdue, oldest = session.execute(overdue_q).one()
     stuck = session.scalar(

@@ -14,9 +14,9 @@ from worker import audit
 from worker.backoff import backoff_seconds
 from worker.clinic import cancel_pending_for_patient
 from worker.compose import compose
-from worker.db.engine import transaction
+from worker.db.engine import retry_while_unavailable, transaction
 from worker.db.models import Appointment, Message, MessageStatus, Patient, utcnow
-from worker.dispatch import SENDING_LEASE, extend_lease
+from worker.dispatch import extend_lease, sending_lease
 from worker.errors import SmsError
 from worker.kinds import CHECKIN, URGENT
 from worker.questionnaires.runs import WAIT_FOR_OTHER_RUN, WAITING_REASON, open_run
@@ -56,19 +56,37 @@ def deliver(rt: Runtime, message_id: int, clock: Callable[[], datetime] = utcnow
     try:
         sid = rt.sender.send(prepared)
     except SmsError as exc:
-        return _record_failure(rt, message_id, exc, clock())
+        failure = exc  # the except target is unbound when the block ends; the lambda needs it
+        return retry_while_unavailable(
+            lambda: _record_failure(rt, message_id, failure, clock()), _record_window(rt)
+        )
+    # Twilio has the message; the SID exists only in this process until it is committed.
+    retry_while_unavailable(lambda: _record_sent(rt, message_id, sid, clock()), _record_window(rt))
+    log.info("message sent", extra={"message_id": message_id})
+    return Outcome(MessageStatus.SENT)
+
+
+def _record_window(rt: Runtime) -> float:
+    """How long to wait out a database outage before leaving the row to the sweep."""
+    return rt.settings.twilio_timeout + 10
+
+
+def _record_sent(rt: Runtime, message_id: int, sid: str, now: datetime) -> None:
     with transaction(rt.sessions) as session:
         _finish(
             session,
             message_id,
-            clock(),
+            now,
+            # A call that outlived its lease was marked ambiguous by the sweep; Twilio's answer
+            # settles it.
+            after=(MessageStatus.SENDING, MessageStatus.AMBIGUOUS),
             status=MessageStatus.SENT,
             twilio_sid=sid,
-            sent_at=clock(),
+            sent_at=now,
             error_code=None,
             reason=None,
         )
-        apply_stored_events(session, sid, clock())
+        apply_stored_events(session, sid, now)
         message = session.get_one(Message, message_id)
         audit.record(
             session,
@@ -80,8 +98,6 @@ def deliver(rt: Runtime, message_id: int, clock: Callable[[], datetime] = utcnow
             template=message.template,
             kind=message.kind,
         )
-    log.info("message sent", extra={"message_id": message_id})
-    return Outcome(MessageStatus.SENT)
 
 
 def begin_send(session: Session, rt: Runtime, message_id: int, now: datetime) -> OutboundSms | Outcome:
@@ -100,7 +116,7 @@ def begin_send(session: Session, rt: Runtime, message_id: int, now: datetime) ->
             status=MessageStatus.SENDING,
             attempts=Message.attempts + 1,
             # Long enough for the slowest provider call this configuration allows.
-            lease_until=now + max(SENDING_LEASE, timedelta(seconds=2 * rt.settings.twilio_timeout + 30)),
+            lease_until=now + sending_lease(rt.settings.twilio_timeout),
             updated_at=now,
         )
         .execution_options(synchronize_session=False)
@@ -184,11 +200,17 @@ def _opt_out_at_provider(session: Session, patient_id: int, now: datetime) -> No
     cancel_pending_for_patient(session, patient_id, "patient opted out (Twilio 21610)")
 
 
-def _finish(session: Session, message_id: int, now: datetime, **values: object) -> None:
+def _finish(
+    session: Session,
+    message_id: int,
+    now: datetime,
+    after: tuple[MessageStatus, ...] = (MessageStatus.SENDING,),
+    **values: object,
+) -> None:
     values.setdefault("lease_until", None)
     session.execute(
         update(Message)
-        .where(Message.id == message_id, Message.status == MessageStatus.SENDING)
+        .where(Message.id == message_id, Message.status.in_(after))
         .values(updated_at=now, **values)
         .execution_options(synchronize_session=False)
     )

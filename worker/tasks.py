@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from worker.backoff import backoff_seconds
 from worker.celery_app import app, settings_of
-from worker.db.engine import transaction
+from worker.db.engine import transaction, unavailable
 from worker.db.models import Message, utcnow
 from worker.dispatch import claim_due, expire_stuck_sending
 from worker.errors import SmsError
@@ -69,7 +70,15 @@ def dispatch() -> int:
 
 @app.task(bind=True, name="worker.send_message", ignore_result=True, max_retries=None)
 def send_message(self: Any, message_id: int) -> None:
-    outcome = deliver(runtime(), message_id)
+    try:
+        outcome = deliver(runtime(), message_id)
+    except Exception as exc:
+        if not unavailable(exc):
+            raise
+        # The row is as the last commit left it (queued, or sending awaiting the sweep); a
+        # retry soon beats waiting for the dispatcher to notice the lease ran out.
+        log.warning("database unavailable, send retried", extra={"message_id": message_id})
+        raise self.retry(countdown=backoff_seconds(self.request.retries + 1, base=2.0, cap=30.0)) from None
     if outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in)
 

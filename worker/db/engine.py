@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Several processes (web, worker, beat, CLI) share one SQLite file: WAL lets readers run
 # beside the one writer, and busy_timeout makes a writer wait instead of failing at once.
@@ -20,6 +26,8 @@ _SQLITE_PRAGMAS = (
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # A failed statement's parameters (numbers, texts) must not reach a log via the error.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 15}, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
@@ -51,3 +59,31 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The database is down, restarting or locked: worth waiting for, unlike a bad query."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def retry_while_unavailable(
+    work: Callable[[], T], within: float, sleep: Callable[[float], None] = time.sleep
+) -> T:
+    """Run `work`, retrying it while the database is unavailable, for up to `within` seconds.
+
+    For results that exist nowhere else, such as the SID Twilio just returned: giving up
+    would leave the message unexplained, so a short outage is waited out instead.
+    """
+    deadline = time.monotonic() + within
+    pause = 0.25
+    while True:
+        try:
+            return work()
+        except Exception as exc:
+            if not unavailable(exc) or time.monotonic() + pause > deadline:
+                raise
+            log.warning("database unavailable, retrying", extra={"error": type(exc).__name__})
+        sleep(pause)
+        pause = min(pause * 2, 2.0)

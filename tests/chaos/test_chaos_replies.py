@@ -1,0 +1,117 @@
+"""Fault scenarios around replies and appointment changes: inbound texts while Redis is down,
+and reschedules and cancels racing the dispatcher on the same appointments."""
+
+from __future__ import annotations
+
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from tests.chaos.conftest import Cluster
+from tests.chaos.ledger import phone, plan_batch, tally, wait_settled
+from tests.chaos.test_chaos import SETTLE, check
+from tests.conftest import free_port
+from tests.webhooks import inbound_form, signed
+from worker import clinic
+from worker.db.engine import transaction
+from worker.db.models import Appointment, InboundMessage, Message, utcnow
+
+pytestmark = pytest.mark.chaos
+
+ONCALL = "+12025550199"
+
+
+def _add_patients(cluster: Cluster, numbers: list[str]) -> None:
+    now = utcnow()
+    with transaction(cluster.sessions) as session:
+        for n, number in enumerate(numbers):
+            data = clinic.PatientInput(name=f"Replier {n}", phone=number, timezone="UTC")
+            clinic.add_patient(session, cluster.settings, data, "chaos", now)
+
+
+def test_replies_posted_while_redis_is_down_are_all_answered_once_when_it_returns(
+    cluster: Cluster,
+) -> None:
+    cluster.settings = cluster.settings.model_copy(update={"oncall_number": ONCALL})
+    helpers = [phone(2000 + n) for n in range(40)]
+    in_crisis = [phone(3000 + n) for n in range(20)]
+    _add_patients(cluster, helpers + in_crisis)
+    port = free_port()
+    cluster.web(port)
+    cluster.worker()
+    cluster.beat()
+    cluster.redis.stop()
+    texts = [(n, "HELP") for n in helpers] + [(n, "i want to end my life") for n in in_crisis]
+    forms = [inbound_form(body, sender) for sender, body in texts]
+    # Twilio retries a webhook it thinks failed: every text arrives twice.
+    requests = [signed("/twilio/sms", form) for form in forms + forms]
+    random.Random(7).shuffle(requests)
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15) as client, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda r: client.post("/twilio/sms", **r).status_code, requests))
+    assert answers == [200] * len(requests), "a reply must be stored and answered even without Redis"
+    with cluster.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(InboundMessage)) == len(forms)
+    time.sleep(3)
+    assert cluster.standin.accepted == [], "nothing can be queued while Redis is down"
+    cluster.redis.start()
+
+    def answered() -> list[int]:
+        with cluster.sessions() as session:
+            return list(session.scalars(select(Message.id)))
+
+    deadline = time.monotonic() + 60
+    while len(answered()) < 80 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    ids = answered()
+    assert len(ids) == 40 + 2 * 20, "one HELP answer each; a 988 text and an on-call alert per crisis"
+    wait_settled(cluster.sessions, ids, SETTLE)
+    row = cluster.record(tally("replies while Redis down", cluster.sessions, cluster.standin, ids))
+    check(row, cluster)
+    assert len(cluster.standin.accepted_to(ONCALL)) == 20
+    with cluster.sessions() as session:
+        waiting = session.scalar(select(func.count()).where(InboundMessage.processed_at.is_(None)))
+    assert waiting == 0
+
+
+def test_reschedules_and_cancels_racing_the_dispatcher_never_send_a_stale_reminder(
+    cluster: Cluster,
+) -> None:
+    cluster.standin.behaviour.latency = 0.02
+    # At 60 a second the batch takes five seconds to send: the changes below land on rows
+    # that are planned, claimed, queued in Redis, being sent and sent.
+    cluster.settings = cluster.settings.model_copy(update={"send_rate": 60.0})
+    ids = plan_batch(cluster.sessions, cluster.settings, 300, utcnow() + timedelta(seconds=3))
+    with cluster.sessions() as session:
+        appointments = list(session.scalars(select(Appointment.id).order_by(Appointment.id)))
+    cluster.worker(concurrency=4)
+    cluster.beat()
+    # Start changing appointments as the first reminders go out, as a front desk would.
+    deadline = time.monotonic() + 30
+    while not cluster.standin.accepted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    later = utcnow() + timedelta(days=2)
+    random.Random(3).shuffle(appointments)
+    for n, appointment_id in enumerate(appointments):
+        time.sleep(0.015)
+        with transaction(cluster.sessions) as session:
+            if n % 2:
+                clinic.cancel_appointment(session, cluster.settings, appointment_id, actor="chaos", now=utcnow())
+            else:
+                clinic.reschedule_appointment(
+                    session, cluster.settings, appointment_id, later, actor="chaos", now=utcnow()
+                )
+    wait_settled(cluster.sessions, ids, SETTLE)
+    row = cluster.record(tally("reschedule/cancel race", cluster.sessions, cluster.standin, ids))
+    check(row, cluster)
+    assert row.cancelled > 0, "no change won the race: the scenario raced nothing"
+    with cluster.sessions() as session:
+        replanned = session.scalar(select(func.count()).where(Message.id.not_in(ids)))
+        early = session.scalar(
+            select(func.count()).where(Message.id.not_in(ids), Message.due_at < utcnow() + timedelta(days=1))
+        )
+    assert replanned and replanned <= 150 and early == 0, "rescheduled reminders belong to the new time"
