@@ -53,6 +53,7 @@ class Accepted:
     status: str = "sent"
     error_code: int | None = None
     direction: str = "outbound-api"
+    received: float = 0.0  # when the request arrived, before any simulated latency
 
 
 @dataclass
@@ -84,7 +85,8 @@ class StandIn:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, port: int = 0) -> str:
         handler = type("Handler", (_Handler,), {"standin": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        server_class = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 512})
+        self._server = server_class(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self.url
@@ -147,10 +149,12 @@ class StandIn:
                 return 429, 20429, b.latency
             return 201, None, b.latency
 
-    def accept(self, params: dict[str, str]) -> Accepted:
+    def accept(self, params: dict[str, str], received: float = 0.0) -> Accepted:
         sid = "SM" + uuid.uuid4().hex
         sender = params.get("From") or params.get("MessagingServiceSid", "")
-        record = Accepted(sid, params.get("To", ""), params.get("Body", ""), sender, params, time.time())
+        now = time.time()
+        record = Accepted(sid, params.get("To", ""), params.get("Body", ""), sender, params, now)
+        record.received = received or now
         with self._lock:
             self.accepted.append(record)
         return record
@@ -212,6 +216,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/_standin/messages":
             self._send_json(200, [vars(a) for a in self.standin.accepted])
             return
+        if self.path == "/_standin/count":
+            self._send_json(200, {"accepted": len(self.standin.accepted), "requests": self.standin.requests})
+            return
         listing = _MESSAGES.match(self.path.split("?", 1)[0])
         if listing is not None:
             if not self._authorised(listing.group(1)):
@@ -253,6 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def do_POST(self) -> None:
+        received = time.time()
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length)
         match = _MESSAGES.match(self.path)
@@ -274,7 +282,7 @@ class _Handler(BaseHTTPRequestHandler):
         if status != 201:
             self._error(status, code, "stand-in failure")
             return
-        self._send_json(201, self.standin.resource(self.standin.accept(params)))
+        self._send_json(201, self.standin.resource(self.standin.accept(params, received)))
 
     def _validate(self, raw: bytes) -> str | None:
         if self.standin.openapi is None:
@@ -302,13 +310,17 @@ def main() -> None:
     parser.add_argument("--account-sid", default="AC" + "0" * 32)
     parser.add_argument("--auth-token", default="standin-token")
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--no-validate", action="store_true", help="skip the OpenAPI check (benchmarks)")
+    parser.add_argument("--quiet", action="store_true", help="do not print accepted messages")
     args = parser.parse_args()
-    standin = StandIn(args.account_sid, args.auth_token, load_openapi())
+    standin = StandIn(args.account_sid, args.auth_token, None if args.no_validate else load_openapi())
     standin.behaviour.latency = args.latency
     print(f"Twilio stand-in on {standin.start(args.port)}", flush=True)
     seen = 0
     while True:
         time.sleep(0.5)
+        if args.quiet:
+            continue
         for record in standin.accepted[seen:]:
             print(
                 f"{time.strftime('%H:%M:%S')} accepted {record.sid} to {record.to}: {record.body}", flush=True

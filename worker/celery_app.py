@@ -10,6 +10,7 @@ from typing import Any
 
 from celery import Celery
 
+from worker.queueing import urgent_queue
 from worker.settings import Settings, load_settings
 
 app = Celery("clinic_worker", include=["worker.tasks"])
@@ -30,6 +31,7 @@ def settings_of(celery: Celery) -> Settings:
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Celery and kombu settings; the README explains each choice."""
     interval = settings.dispatch_interval
+    urgent = urgent_queue(settings)
     config: dict[str, Any] = {
         "broker_url": settings.redis_url,
         "broker_connection_retry_on_startup": True,
@@ -57,24 +59,27 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "task": "worker.dispatch",
                 "schedule": interval,
                 # A dispatch run that waited longer than one interval is superseded by the next.
-                "options": {"expires": max(interval, 1.0)},
+                # On the urgent queue, like every scheduled job: behind a morning's backlog of
+                # sends it would expire unrun, and nothing new would be claimed until the
+                # backlog drained.
+                "options": {"expires": max(interval, 1.0), "queue": urgent},
             },
             "sweep-stuck-messages": {
                 "task": "worker.sweep",
                 # Often enough that a send cut short by a dead worker is explained within a
                 # minute or so of its lease running out.
                 "schedule": min(60.0, max(interval, 5.0)),
-                "options": {"expires": 60.0},
+                "options": {"expires": 60.0, "queue": urgent},
             },
             "watch-safety-and-runs": {
                 "task": "worker.watch_safety_and_runs",
                 "schedule": min(60.0, max(interval, 5.0)),
-                "options": {"expires": 60.0},
+                "options": {"expires": 60.0, "queue": urgent},
             },
             "process-stored-replies": {
                 "task": "worker.process_stored_replies",
                 "schedule": max(interval, 5.0),
-                "options": {"expires": max(interval, 5.0)},
+                "options": {"expires": max(interval, 5.0), "queue": urgent},
             },
         },
         "beat_max_loop_interval": min(5.0, interval),
@@ -83,7 +88,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         config["beat_schedule"]["reconcile-with-twilio"] = {
             "task": "worker.reconcile",
             "schedule": settings.reconcile_interval,
-            "options": {"expires": settings.reconcile_interval},
+            "options": {"expires": settings.reconcile_interval, "queue": urgent},
         }
     if settings.redis_url.startswith("redis"):
         config["broker_transport_options"] = {
@@ -99,6 +104,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             beat_scheduler="worker.beat:Scheduler",
             redbeat_redis_url=settings.redis_url,
             redbeat_key_prefix=f"{settings.queue_name}:redbeat:",
+            # Beat's own Redis client, with timeouts so a half-open connection cannot hang it.
+            redbeat_redis_options={
+                "socket_timeout": 10,
+                "socket_connect_timeout": 5,
+                "health_check_interval": 25,
+                "retry_on_timeout": True,
+            },
             # A second beat takes over within a few intervals of the first one dying.
             redbeat_lock_timeout=max(30, math.ceil(5 * interval)),
         )

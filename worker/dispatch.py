@@ -8,6 +8,8 @@ therefore never sends twice.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,14 +73,15 @@ def _claim(
     return list(session.scalars(statement))
 
 
-def extend_lease(sessions: sessionmaker[Session], message_id: int, until: datetime) -> None:
-    """Keep a queued row from being re-claimed while its task waits to retry."""
-    with transaction(sessions) as session:
-        session.execute(
-            update(Message)
-            .where(Message.id == message_id, Message.status == MessageStatus.QUEUED)
-            .values(lease_until=until)
-        )
+def batch_size(send_rate: float, concurrency: int) -> int:
+    """Messages per send task: enough to fill a process's sending threads, but never more
+    than about a second of the send rate, so a batch's last slot is never far away."""
+    return max(1, min(concurrency, math.ceil(send_rate)))
+
+
+def batches(ids: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def expire_stuck_sending(sessions: sessionmaker[Session], now: datetime) -> int:

@@ -62,7 +62,7 @@ def enqueue_sends(settings: Settings, message_ids: Iterable[int], *, urgent: boo
     queue = urgent_queue(settings) if urgent else settings.queue_name
     try:
         for message_id in ids:
-            tasks.send_message.apply_async(args=[message_id], retry=False, queue=queue)  # type: ignore[attr-defined]
+            tasks.send_batch.apply_async(args=[[message_id]], retry=False, queue=queue)  # type: ignore[attr-defined]
     except Exception as exc:
         log.warning("could not enqueue sends; the dispatcher will", extra={"error": type(exc).__name__})
         return False

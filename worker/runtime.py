@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from worker import crypto
 from worker.db.engine import make_engine, session_factory
 from worker.questionnaires.definitions import Catalogue, load_catalogue
-from worker.ratelimit import RateLimiter
+from worker.ratelimit import RateLimiter, spacing
 from worker.safety_phrases import CrisisPhrases, load_phrases
 from worker.settings import Settings
 from worker.sms import SmsSender, make_sender
@@ -22,6 +23,8 @@ from worker.templates import Templates, config_file, load_templates
 
 
 class Limiter(Protocol):
+    interval: float
+
     def reserve(self, max_wait: float) -> tuple[bool, float]: ...
 
 
@@ -29,7 +32,7 @@ class LocalRateLimiter:
     """For the demo without Redis (in-process broker): one process, so a lock is enough."""
 
     def __init__(self, rate_per_second: float) -> None:
-        self._interval = 1.0 / rate_per_second
+        self.interval = spacing(rate_per_second)
         self._next = 0.0
         self._lock = threading.Lock()
 
@@ -39,7 +42,7 @@ class LocalRateLimiter:
             slot = max(now, self._next)
             if slot - now > max_wait:
                 return False, slot - now
-            self._next = slot + self._interval
+            self._next = slot + self.interval
             return True, slot - now
 
 
@@ -68,8 +71,17 @@ class Runtime:
     phrases: CrisisPhrases
     redis: Any = None
     sleep: Callable[[float], None] = field(default=time.sleep)
+    _pool: ThreadPoolExecutor | None = None
+
+    def send_pool(self) -> ThreadPoolExecutor:
+        """Threads for provider calls, made on first use (after any fork), one set per process."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.settings.send_concurrency, thread_name_prefix="send")
+        return self._pool
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         self.engine.dispose()
         if self.redis is not None:
             self.redis.close()

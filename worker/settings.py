@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     dispatch_batch: int = Field(default=500, ge=1, le=10000)
     send_rate: float = Field(default=1.0, gt=0, le=10000)
     send_max_attempts: int = Field(default=5, ge=1, le=50)
+    send_concurrency: int = Field(default=32, ge=1, le=256)
     claim_lease: Annotated[timedelta, NoDecode] = timedelta(minutes=5)
     reminder_grace: Annotated[timedelta, NoDecode] = timedelta(minutes=15)
     checkin_grace: Annotated[timedelta, NoDecode] = timedelta(hours=12)

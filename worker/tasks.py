@@ -17,7 +17,7 @@ from worker.backoff import backoff_seconds
 from worker.celery_app import app, settings_of
 from worker.db.engine import transaction, unavailable
 from worker.db.models import Message, utcnow
-from worker.dispatch import claim_due, expire_stuck_sending
+from worker.dispatch import batch_size, batches, claim_due, expire_stuck_sending
 from worker.errors import SmsError
 from worker.kinds import URGENT
 from worker.questionnaires.runs import nudge_or_expire
@@ -27,7 +27,7 @@ from worker.replies import process_inbound as process_one_inbound
 from worker.replies import sweep_cutoff, unprocessed
 from worker.runtime import Runtime, build_runtime
 from worker.safety import repeat_unacknowledged
-from worker.sending import deliver
+from worker.sending import deliver_batch
 
 log = logging.getLogger(__name__)
 
@@ -58,29 +58,39 @@ def dispatch() -> int:
     if not ids:
         return 0
     with rt.sessions() as session:
-        rows = session.execute(select(Message.id, Message.kind).where(Message.id.in_(ids)))
-        kinds = {message_id: kind for message_id, kind in rows}
+        urgent = set(session.scalars(select(Message.id).where(Message.id.in_(ids), Message.kind.in_(URGENT))))
     # The claim is committed before anything is enqueued, so a task never races its row.
-    for message_id in ids:
-        queue = urgent_queue(settings) if kinds.get(message_id) in URGENT else settings.queue_name
-        send_message.apply_async(args=[message_id], queue=queue)
+    for message_id in sorted(urgent):
+        send_batch.apply_async(args=[[message_id]], queue=urgent_queue(settings))
+    size = batch_size(settings.send_rate, settings.send_concurrency)
+    for chunk in batches([i for i in ids if i not in urgent], size):
+        send_batch.apply_async(args=[chunk], queue=settings.queue_name)
     log.info("dispatched", extra={"count": len(ids)})
     return len(ids)
 
 
+@app.task(bind=True, name="worker.send_batch", ignore_result=True, max_retries=None)
+def send_batch(self: Any, message_ids: list[int]) -> None:
+    """Send these messages; retries of failed sends come back through the dispatcher."""
+    _deliver_or_retry(self, message_ids)
+
+
 @app.task(bind=True, name="worker.send_message", ignore_result=True, max_retries=None)
 def send_message(self: Any, message_id: int) -> None:
+    """One message: kept so that tasks queued by an earlier version still run."""
+    _deliver_or_retry(self, [message_id])
+
+
+def _deliver_or_retry(task: Any, message_ids: list[int]) -> None:
     try:
-        outcome = deliver(runtime(), message_id)
+        deliver_batch(runtime(), message_ids)
     except Exception as exc:
         if not unavailable(exc):
             raise
-        # The row is as the last commit left it (queued, or sending awaiting the sweep); a
-        # retry soon beats waiting for the dispatcher to notice the lease ran out.
-        log.warning("database unavailable, send retried", extra={"message_id": message_id})
-        raise self.retry(countdown=backoff_seconds(self.request.retries + 1, base=2.0, cap=30.0)) from None
-    if outcome.retry_in is not None:
-        raise self.retry(countdown=outcome.retry_in)
+        # The rows are as the last commit left them (queued, or sending awaiting the sweep);
+        # a retry soon beats waiting for the dispatcher to notice their lease ran out.
+        log.warning("database unavailable, send retried", extra={"count": len(message_ids)})
+        raise task.retry(countdown=backoff_seconds(task.request.retries + 1, base=2.0, cap=30.0)) from None
 
 
 @app.task(name="worker.process_inbound", ignore_result=True)

@@ -78,8 +78,8 @@ def test_redis_restarted_empty_mid_batch_loses_nothing(cluster: Cluster) -> None
 
 def test_provider_errors_and_stalls_are_retried_or_recorded_never_doubled(cluster: Cluster) -> None:
     cluster.standin.behaviour = Behaviour(
-        latency=0.02, error_rate_500=0.3, error_rate_429=0.1, stall_rate=0.03, stall_seconds=3.0
-    )  # the client's timeout is 2 s: a stall is answered after the client gave up
+        latency=0.02, error_rate_500=0.3, error_rate_429=0.1, stall_rate=0.03, stall_seconds=6.0
+    )  # the client's timeout is 5 s: a stall is answered after the client gave up
     ids = due_batch(cluster, 300)
     cluster.worker(concurrency=8)
     cluster.beat()

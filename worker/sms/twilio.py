@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -48,9 +49,14 @@ def quiet_twilio_logging() -> None:
 class _RedirectingHttpClient(TwilioHttpClient):  # type: ignore[misc]
     """Sends the real client's requests to another base URL (a local stand-in in tests)."""
 
-    def __init__(self, base_url: str, timeout: float) -> None:
+    def __init__(self, base_url: str, timeout: float, connections: int) -> None:
         super().__init__(timeout=timeout, logger=logging.getLogger("twilio.http_client"))
         self._base_url = base_url.rstrip("/")
+        # One kept-alive connection per sending thread. No automatic retries: a create
+        # retried by the HTTP layer could text the patient twice.
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=connections, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         if self._base_url != _TWILIO_BASE and url.startswith(_TWILIO_BASE):
@@ -99,12 +105,14 @@ def _reason(exc: BaseException) -> BaseException | None:
 
 
 class TwilioSender:
-    """One per process: the client keeps a pooled HTTP session."""
+    """One per process, shared by its sending threads: the client keeps a pooled HTTP session."""
 
     def __init__(self, settings: Settings) -> None:
         quiet_twilio_logging()
         self._settings = settings
-        http = _RedirectingHttpClient(settings.twilio_api_url, settings.twilio_timeout)
+        http = _RedirectingHttpClient(
+            settings.twilio_api_url, settings.twilio_timeout, settings.send_concurrency
+        )
         self._client = Client(
             settings.twilio_account_sid,
             settings.twilio_auth_token.get_secret_value(),

@@ -1,0 +1,174 @@
+"""`python -m bench`: measure the whole pipeline on this machine and print one table.
+
+Writes every figure to a JSON file (bench-results.json unless --output says otherwise).
+`--smoke` runs every measurement with tiny counts in about a minute: it proves the
+benchmark still works, and its figures mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from bench import dispatcher_cost, pipeline, reference, webhook
+from bench.report import table
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+FULL = {
+    "burst": 10_000,
+    "paced": 6_000,
+    "paced_rate": 300.0,
+    "rate_messages": 1_500,
+    "usual": 1_000,
+    "noop": 5_000,
+    "sizes": [10_000, 100_000, 1_000_000],
+    "sqlite_sizes": [10_000, 100_000],
+    "webhook": 5_000,
+}
+SMOKE = {
+    "burst": 60,
+    "paced": 40,
+    "paced_rate": 40.0,
+    "rate_messages": 30,
+    "usual": 10,
+    "noop": 50,
+    "sizes": [2_000],
+    "sqlite_sizes": [2_000],
+    "webhook": 100,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_PG),
+        help="a PostgreSQL database the role may create scratch databases beside",
+    )
+    parser.add_argument("--redis-url", help="a Redis to use (default: a private redis-server)")
+    parser.add_argument("--output", type=Path, default=Path("bench-results.json"))
+    parser.add_argument("--smoke", action="store_true", help="tiny counts: checks that it runs")
+    args = parser.parse_args()
+    sizes = SMOKE if args.smoke else FULL
+    started = time.monotonic()
+    with _redis(args.redis_url) as redis_url, tempfile.TemporaryDirectory() as scratch:
+        databases = {"sqlite": f"sqlite:///{Path(scratch) / 'bench.sqlite3'}"}
+        if _reachable(args.postgres_url):
+            databases["postgresql"] = args.postgres_url
+        else:
+            print(f"PostgreSQL at {args.postgres_url} does not answer: SQLite only", file=sys.stderr)
+        results = run_all(databases, redis_url, sizes)
+    results["meta"] = {
+        "smoke": args.smoke,
+        "seconds": round(time.monotonic() - started, 1),
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"\nfigures written to {args.output}")
+
+
+def run_all(databases: dict[str, str], redis_url: str, sizes: dict[str, Any]) -> dict[str, Any]:
+    results: dict[str, Any] = {"throughput": {}, "paced": {}, "dispatcher": {}, "webhook": {}}
+    primary = databases.get("postgresql", databases["sqlite"])
+    for name, url in databases.items():
+        burst, paced = sizes["burst"], sizes["paced"]
+        results["throughput"][name] = _step(
+            f"burst of {burst} on {name}", partial(pipeline.run, url, redis_url, burst)
+        )
+        results["paced"][name] = _step(
+            f"{paced} due at {sizes['paced_rate']:g}/s on {name}",
+            partial(pipeline.run, url, redis_url, paced, paced=sizes["paced_rate"]),
+        )
+        claim_sizes = sizes["sizes"] if name == "postgresql" else sizes["sqlite_sizes"]
+        results["dispatcher"][name] = _step(
+            f"dispatcher cost on {name}", partial(dispatcher_cost.measure, url, sizes=claim_sizes)
+        )
+        results["webhook"][name] = _step(
+            f"webhook on {name}", partial(webhook.measure, url, redis_url, requests=sizes["webhook"])
+        )
+    results["rate_limit"] = _step(
+        "rate limit 50/s, three workers",
+        partial(
+            pipeline.run, primary, redis_url, sizes["rate_messages"], send_rate=50, workers=3, processes=2
+        ),
+    )
+    results["usual"] = _step(
+        f"usual design, {sizes['usual']} messages",
+        partial(reference.usual, primary, redis_url, sizes["usual"]),
+    )
+    results["noop"] = _step(
+        f"no-op Celery tasks, {sizes['noop']}", partial(reference.noop, redis_url, sizes["noop"])
+    )
+    return results
+
+
+def _step(title: str, measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    print(f"== {title}", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    figures = measure()
+    print(f"   done in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    return figures
+
+
+def _reachable(url: str) -> bool:
+    from sqlalchemy import text
+
+    from worker.db.engine import make_engine
+
+    try:
+        engine = make_engine(url, connect_args={"connect_timeout": 2})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@contextmanager
+def _redis(url: str | None) -> Iterator[str]:
+    """The given Redis, or a private redis-server (no persistence) for the run."""
+    if url:
+        yield url
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        sys.exit("error: no redis-server on PATH; install it or pass --redis-url")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.kill()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""A batch of due messages: claimed together, sent concurrently, each recorded on its own."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from tests.helpers import add_appointment, add_patient, in_minutes, messages_of
+from tests.twilio_standin import StandIn
+from worker.db.engine import transaction
+from worker.db.models import Message, Patient, utcnow
+from worker.dispatch import batch_size, claim_due
+from worker.runtime import Runtime
+from worker.sending import deliver_batch
+
+
+def _due_batch(rt: Runtime, count: int) -> list[int]:
+    """`count` patients, each with the first reminder of an appointment in 3 days due now."""
+    firsts = []
+    for n in range(count):
+        pid = add_patient(rt.sessions, rt.settings, f"+1202555{3000 + n:04d}")
+        appointment = add_appointment(rt.sessions, rt.settings, pid, in_minutes(60 * 72))
+        firsts.append(messages_of(rt.sessions, appointment)[0].id)
+    with transaction(rt.sessions) as session:
+        session.execute(update(Message).where(Message.id.in_(firsts)).values(due_at=utcnow()))
+    claimed = claim_due(rt.sessions, utcnow(), 100, rt.settings.claim_lease)
+    assert sorted(claimed) == sorted(firsts)
+    return firsts
+
+
+def test_a_batch_goes_out_concurrently_and_each_row_keeps_its_own_sid(
+    runtime: Runtime, standin: StandIn
+) -> None:
+    standin.behaviour.latency = 0.3
+    ids = _due_batch(runtime, 12)
+    started = time.monotonic()
+    outcomes = deliver_batch(runtime, ids)
+    elapsed = time.monotonic() - started
+    assert {i: o.status for i, o in outcomes.items()} == {i: "sent" for i in ids}
+    # One after another this would take 12 x 0.3 s.
+    assert elapsed < 2.0, f"{elapsed:.1f}s: the sends did not overlap"
+    with runtime.sessions() as session:
+        rows = session.execute(
+            select(Message.status, Message.attempts, Message.twilio_sid, Patient.phone)
+            .join(Patient, Patient.id == Message.patient_id)
+            .where(Message.id.in_(ids))
+        ).all()
+    accepted = {a.sid: a.to for a in standin.accepted}
+    assert len(accepted) == 12 and len(rows) == 12
+    for status, attempts, sid, phone in rows:
+        assert (status, attempts, accepted[sid]) == ("sent", 1, phone)
+
+
+def test_each_message_of_a_batch_gets_its_own_fate(runtime: Runtime, standin: StandIn) -> None:
+    ids = _due_batch(runtime, 4)
+    ok, opted_out, invalid, busy = ids
+    with transaction(runtime.sessions) as session:
+        patient_of = dict(
+            session.execute(select(Message.id, Message.patient_id).where(Message.id.in_(ids))).all()
+        )
+        session.execute(update(Patient).where(Patient.id == patient_of[opted_out]).values(opted_out=True))
+        phones = {mid: session.get_one(Patient, pid).phone for mid, pid in patient_of.items()}
+    standin.behaviour.fail_numbers = {phones[invalid]: 21211, phones[busy]: 20429}
+    outcomes = deliver_batch(runtime, ids)
+    assert outcomes[ok].status == "sent"
+    assert outcomes[opted_out].status == "skipped"
+    assert outcomes[invalid].status == "failed"
+    assert outcomes[busy].status == "queued" and outcomes[busy].retry_in is not None
+    assert [a.to for a in standin.accepted] == [phones[ok]]
+    # A retry is an UPDATE: the dispatcher takes the row again once its backoff has passed.
+    assert claim_due(runtime.sessions, utcnow(), 10, runtime.settings.claim_lease) == []
+    later = utcnow() + timedelta(seconds=outcomes[busy].retry_in + 0.1)
+    assert claim_due(runtime.sessions, later, 10, runtime.settings.claim_lease) == [busy]
+
+
+def test_a_batch_delivered_twice_sends_each_message_once(runtime: Runtime, standin: StandIn) -> None:
+    ids = _due_batch(runtime, 5)
+    first = deliver_batch(runtime, ids)
+    again = deliver_batch(runtime, ids)  # the same task redelivered by Redis
+    assert {o.status for o in first.values()} == {"sent"}
+    assert {o.status for o in again.values()} == {"not-claimed"}
+    assert len(standin.accepted) == 5
+
+
+def test_a_batch_spans_at_most_a_second_of_the_send_rate() -> None:
+    assert batch_size(send_rate=1, concurrency=32) == 1
+    assert batch_size(send_rate=10, concurrency=32) == 10
+    assert batch_size(send_rate=400, concurrency=32) == 32

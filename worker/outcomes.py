@@ -1,0 +1,166 @@
+"""Recording what became of a send: sent (with its SID), failed, retried, placed again."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy.orm import Session
+
+from worker import audit
+from worker.backoff import backoff_seconds
+from worker.clinic import cancel_pending_for_patient
+from worker.db.models import Message, MessageStatus, Patient, StatusEvent
+from worker.errors import SmsError
+from worker.questionnaires.runs import WAITING_REASON
+from worker.settings import Settings
+from worker.statuses import apply_stored_events
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one send attempt. `retry_in`: seconds until the dispatcher takes it again."""
+
+    status: str
+    reason: str | None = None
+    retry_in: float | None = None
+
+
+SENT = Outcome(MessageStatus.SENT)
+HAND_BACK = timedelta(seconds=5)
+
+# One statement for a whole batch of SIDs (executemany). A call that outlived its lease was
+# marked ambiguous by the sweep; Twilio's answer settles it.
+_MESSAGES = cast(Table, Message.__table__)
+_MARK_SENT = (
+    update(_MESSAGES)
+    .where(
+        _MESSAGES.c.id == bindparam("message_id"),
+        # Not IN (...): an expanding parameter cannot be used with executemany.
+        or_(_MESSAGES.c.status == MessageStatus.SENDING, _MESSAGES.c.status == MessageStatus.AMBIGUOUS),
+    )
+    .values(
+        status=MessageStatus.SENT,
+        twilio_sid=bindparam("sid"),
+        sent_at=bindparam("now"),
+        updated_at=bindparam("now"),
+        lease_until=None,
+        error_code=None,
+        reason=None,
+    )
+)
+
+
+def record_sent(session: Session, messages: dict[int, Message], sids: dict[int, str], now: datetime) -> None:
+    if not sids:
+        return
+    session.execute(_MARK_SENT, [{"message_id": mid, "sid": sid, "now": now} for mid, sid in sids.items()])
+    # Callbacks can beat our own record of the SID; look once for the whole batch.
+    stored = select(StatusEvent.message_sid).where(StatusEvent.message_sid.in_(sids.values()))
+    early = set(session.scalars(stored))
+    for sid in early:
+        apply_stored_events(session, sid, now)
+    for mid in sids:
+        message = messages[mid]
+        audit.record(
+            session,
+            "worker",
+            "message.sent",
+            patient_id=message.patient_id,
+            entity="message",
+            entity_id=mid,
+            template=message.template,
+            kind=message.kind,
+        )
+
+
+def record_failure(
+    session: Session, settings: Settings, message: Message, exc: SmsError, now: datetime
+) -> Outcome:
+    if exc.ambiguous:
+        status, reason = MessageStatus.AMBIGUOUS, f"{exc}; not resent"
+    elif exc.permanent:
+        status, reason = MessageStatus.FAILED, str(exc)
+        if exc.opted_out and message.patient_id is not None and message.to_number is None:
+            _opt_out_at_provider(session, message.patient_id, now)
+    elif message.attempts >= settings.send_max_attempts:
+        status, reason = MessageStatus.FAILED, f"{exc}; gave up after {message.attempts} attempts"
+    else:
+        # Back to queued with a lease that runs out after the backoff: the dispatcher takes
+        # it again then. A retry is an UPDATE, not a task waiting in Redis.
+        delay = backoff_seconds(message.attempts)
+        finish(
+            session,
+            message.id,
+            now,
+            status=MessageStatus.QUEUED,
+            error_code=exc.code,
+            reason=f"retrying: {exc}",
+            lease_until=now + timedelta(seconds=delay),
+        )
+        log.warning("send failed, will retry", extra={"message_id": message.id, "code": exc.code})
+        return Outcome(MessageStatus.QUEUED, str(exc), retry_in=delay)
+    finish(session, message.id, now, status=status, reason=reason, error_code=exc.code)
+    log.warning("send failed", extra={"message_id": message.id, "status": str(status), "code": exc.code})
+    return Outcome(status, reason)
+
+
+def hand_back(session: Session, message_id: int, now: datetime) -> Outcome:
+    """No send slot came in time (the rate is saturated): queued again, not counted as an
+    attempt, for the dispatcher to take once the lease has run out."""
+    finish(
+        session,
+        message_id,
+        now,
+        status=MessageStatus.QUEUED,
+        attempts=Message.attempts - 1,
+        lease_until=now + HAND_BACK,
+        reason="waiting for a send slot",
+    )
+    return Outcome(MessageStatus.QUEUED, "waiting for a send slot", retry_in=HAND_BACK.total_seconds())
+
+
+def place_again(
+    session: Session, message: Message, due_at: datetime | None, reason: str | None, now: datetime
+) -> Outcome:
+    """Back to planned at a later time (quiet hours, another questionnaire), or skipped."""
+    if due_at is None:
+        finish(session, message.id, now, status=MessageStatus.SKIPPED, reason=reason)
+        return Outcome(MessageStatus.SKIPPED, reason)
+    note = reason if reason == WAITING_REASON else f"{reason} (at send time)"
+    finish(
+        session,
+        message.id,
+        now,
+        status=MessageStatus.PLANNED,
+        due_at=due_at,
+        original_due_at=message.original_due_at or message.due_at,
+        adjust_reason=note,
+    )
+    log.info("message placed again", extra={"message_id": message.id})
+    return Outcome(MessageStatus.PLANNED, reason)
+
+
+def _opt_out_at_provider(session: Session, patient_id: int, now: datetime) -> None:
+    """Twilio 21610: the number sent STOP to our sender. Our database must agree."""
+    patient = session.get_one(Patient, patient_id)
+    if not patient.opted_out:
+        patient.opted_out, patient.opted_out_at, patient.opt_out_source = True, now, "twilio:21610"
+        audit.record(session, "twilio", "patient.opt_out", patient_id=patient_id, code=21610)
+    cancel_pending_for_patient(session, patient_id, "patient opted out (Twilio 21610)")
+
+
+def finish(session: Session, message_id: int, now: datetime, **values: object) -> None:
+    """Move a row this worker holds in `sending` to its next state."""
+    values.setdefault("lease_until", None)
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.status == MessageStatus.SENDING)
+        .values(updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
