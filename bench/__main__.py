@@ -38,6 +38,7 @@ FULL = {
     "sizes": [10_000, 100_000, 1_000_000],
     "sqlite_sizes": [10_000, 100_000],
     "webhook": 5_000,
+    "claim": 1_000,
 }
 SMOKE = {
     "burst": 60,
@@ -49,6 +50,7 @@ SMOKE = {
     "sizes": [2_000],
     "sqlite_sizes": [2_000],
     "webhook": 100,
+    "claim": 100,
 }
 
 
@@ -97,7 +99,8 @@ def run_all(databases: dict[str, str], redis_url: str, sizes: dict[str, Any]) ->
         )
         claim_sizes = sizes["sizes"] if name == "postgresql" else sizes["sqlite_sizes"]
         results["dispatcher"][name] = _step(
-            f"dispatcher cost on {name}", partial(dispatcher_cost.measure, url, sizes=claim_sizes)
+            f"dispatcher cost on {name}",
+            partial(dispatcher_cost.measure, url, sizes=claim_sizes, claim=sizes["claim"]),
         )
         results["webhook"][name] = _step(
             f"webhook on {name}", partial(webhook.measure, url, redis_url, requests=sizes["webhook"])

@@ -67,7 +67,16 @@ def table(results: dict[str, Any]) -> str:
         speed = f"{hook['requests_per_second']:.0f} req/s, p50 {hook['p50_ms']:.1f} ms"
         speed += f", p99 {hook['p99_ms']:.1f} ms"
         goal = f">= {TARGETS['webhook_rps']:.0f} req/s, p99 < {TARGETS['webhook_p99_ms']:.0f} ms"
-        rows.append((f"webhook POST /twilio/sms, {db}", speed, goal))
+        rows.append((f"webhook POST /twilio/sms, {hook['concurrency']} in flight, {db}", speed, goal))
+        for offered in hook["offered"]:
+            late = f"p50 {offered['p50_ms']:.1f} ms, p99 {offered['p99_ms']:.1f} ms"
+            rows.append(
+                (
+                    f"  arriving at {offered['rate']:g}/s ({offered['answered_per_second']:.0f}/s answered)",
+                    late,
+                    "",
+                )
+            )
     rows.append(
         (
             f"usual design (ETA task per message, prefork x2), {results['usual']['messages']:,}",

@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import RequestValidator
 
+from bench._procs import ROOT
 from bench._scratch import scratch_database
 from worker.db.engine import make_engine
 from worker.db.models import InboundMessage, Patient, utcnow
@@ -68,14 +69,14 @@ def measure(
     redis_url: str,
     requests: int = 5000,
     concurrency: int = 32,
-    offered_rate: float = 500.0,
+    offered_rates: tuple[float, ...] = (250.0, 500.0),
     web_workers: int = 2,
 ) -> dict[str, Any]:
     """Serve the webhook from `clinic-worker web` and drive it with `requests` signed requests.
 
     The run uses a scratch database beside `database_url` (see bench._scratch); the given one
     is not touched. Two phases: `concurrency` requests in flight back to back (the most the
-    server does), then requests arriving at `offered_rate` a second whatever the answers, as
+    server does), then requests arriving at each of `offered_rates` a second whatever the answers, as
     Twilio's do (latency measured from each request's scheduled time, so a slow answer that
     delays the next request counts against the server). `web_workers` is `web --workers`.
     In the first phase `concurrency` requests are in flight at once, each on its own keep-alive
@@ -92,15 +93,17 @@ def measure(
         subprocess.run(command, env=env, cwd=folder, check=True, capture_output=True)
         phones = _add_patients(url)
         port = _free_port()
-        payloads = [_signed_request(port, token, i, phones) for i in range(WARMUP + 2 * requests)]
+        total = WARMUP + requests * (1 + len(offered_rates))
+        payloads = [_signed_request(port, token, i, phones) for i in range(total)]
         try:
             run, paced = _serve_and_drive(
-                env, folder, port, url, payloads, concurrency, offered_rate, web_workers
+                env, folder, port, url, payloads, concurrency, offered_rates, web_workers
             )
         finally:
             _drop_queue(redis_url, env["CLINIC_QUEUE_NAME"])
     report = _report(run, requests, concurrency, make_url(database_url).get_backend_name())
-    return report | {"web_workers": web_workers, "offered": _paced_report(paced, offered_rate)}
+    offered = [_paced_report(p, rate) for p, rate in zip(paced, offered_rates, strict=True)]
+    return report | {"web_workers": web_workers, "offered": offered}
 
 
 def _serve_and_drive(
@@ -110,9 +113,9 @@ def _serve_and_drive(
     url: str,
     payloads: list[bytes],
     concurrency: int,
-    offered_rate: float,
+    offered_rates: tuple[float, ...],
     web_workers: int,
-) -> tuple[_Run, _Run]:
+) -> tuple[_Run, list[_Run]]:
     log = folder / "web.log"
     server = _start_server(env, folder, port, log, web_workers)
     try:
@@ -121,16 +124,20 @@ def _serve_and_drive(
         asyncio.run(_drive(port, payloads[:WARMUP], concurrency, _Run()))
         stored, connections = _database_figures(url)
         cpu = _cpu_seconds(server.pid)
-        _say(f"{len(payloads) - WARMUP} requests, {concurrency} in flight")
-        half = WARMUP + (len(payloads) - WARMUP) // 2
+        _say(f"{(len(payloads) - WARMUP) // 2} requests, {concurrency} in flight")
+        share = (len(payloads) - WARMUP) // (1 + len(offered_rates))
+        half = WARMUP + share
         run = asyncio.run(_drive(port, payloads[WARMUP:half], concurrency, _Run(load=os.getloadavg()[0])))
         run.server_cpu = _cpu_seconds(server.pid) - cpu
-        _say(f"{len(payloads) - half} requests offered at {offered_rate:g}/s")
-        paced = asyncio.run(_offer(port, payloads[half:], offered_rate, _Run(load=os.getloadavg()[0])))
+        paced = []
+        for n, rate in enumerate(offered_rates):
+            _say(f"{share} requests offered at {rate:g}/s")
+            batch = payloads[half + n * share : half + (n + 1) * share]
+            paced.append(asyncio.run(_offer(port, batch, rate, _Run(load=os.getloadavg()[0]))))
     finally:
         _stop(server)
     stored_after, connections_after = _database_figures(url)
-    run.stored = stored_after - stored - (len(paced.latencies) - paced.errors)
+    run.stored = stored_after - stored - sum(len(p.latencies) - p.errors for p in paced)
     if connections is not None and connections_after is not None:
         run.connections = connections_after - connections
     return run, paced
@@ -155,6 +162,7 @@ def _server_env(database_url: str, redis_url: str, token: str, folder: Path) -> 
         # An empty secrets folder: /run/secrets on this machine must not change the settings.
         CLINIC_SECRETS_DIR=str(folder),
         PYTHONUNBUFFERED="1",
+        PYTHONPATH=str(ROOT),  # this checkout's worker, whatever else is installed
     )
     return env
 
@@ -342,7 +350,13 @@ def _database_figures(database_url: str) -> tuple[int, int | None]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User plus system CPU of a process, from /proc (Linux); 0.0 where there is no /proc."""
+    """User plus system CPU of a process and its children (uvicorn's workers), from /proc."""
+    from bench._procs import _children
+
+    return sum(_own_cpu(p) for p in [pid, *_children(pid)])
+
+
+def _own_cpu(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:

@@ -30,7 +30,7 @@ def test_replies_confirm_flag_opt_out_and_survive_a_redis_outage(
         db_url, redis_server.url, standin.url, reminder_offsets="40s", dispatch_interval=1.0, send_rate=20.0
     )
     sessions = session_factory(make_engine(settings.database_url))
-    web = spawn(["web", "--port", str(port)], settings, "web")
+    web = spawn(["web", "--port", str(port), "--workers", "2"], settings, "web")  # as compose runs it
     worker = spawn(["worker", "--concurrency", "2"], settings, "worker")
     beat = spawn(["beat"], settings, "beat")
     for proc, ready in ((web, "Uvicorn running"), (worker, "ready"), (beat, "beat: Starting")):

@@ -188,16 +188,40 @@ def test_timeout_after_sending_is_recorded_ambiguous_and_not_resent(
     assert messages_of(runtime.sessions, appt)[0].status == "ambiguous"
 
 
-def test_row_left_in_sending_by_a_dead_worker_becomes_ambiguous(runtime: Runtime) -> None:
+def test_row_left_in_sending_by_a_dead_worker_mid_call_becomes_ambiguous(runtime: Runtime) -> None:
     appt, message_id = _one_due_reminder(runtime)
     with transaction(runtime.sessions) as session:
         session.execute(
             update(Message)
             .where(Message.id == message_id)
-            .values(status=MessageStatus.SENDING, lease_until=utcnow() - timedelta(seconds=1))
+            .values(
+                status=MessageStatus.SENDING,
+                lease_until=utcnow() - timedelta(seconds=1),
+                call_started_at=utcnow(),
+            )
         )
     assert expire_stuck_sending(runtime.sessions, utcnow()) == 1
-    assert messages_of(runtime.sessions, appt)[0].status == "ambiguous"
+    row = messages_of(runtime.sessions, appt)[0]
+    assert row.status == "ambiguous" and "not resent" in (row.reason or "")
+
+
+def test_row_left_in_sending_before_its_call_started_is_queued_again_and_sent_once(
+    runtime: Runtime, standin: StandIn
+) -> None:
+    appt, message_id = _one_due_reminder(runtime)
+    claim_due(runtime.sessions, utcnow(), 10, runtime.settings.claim_lease)
+    with transaction(runtime.sessions) as session:
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(status=MessageStatus.SENDING, attempts=1, lease_until=utcnow() - timedelta(seconds=1))
+        )
+    assert expire_stuck_sending(runtime.sessions, utcnow()) == 0  # none ambiguous
+    row = messages_of(runtime.sessions, appt)[0]
+    assert (row.status, row.attempts) == ("queued", 0) and "before calling Twilio" in (row.reason or "")
+    assert claim_due(runtime.sessions, utcnow(), 10, runtime.settings.claim_lease) == [message_id]
+    assert deliver(runtime, message_id).status == "sent"
+    assert len(standin.accepted) == 1
 
 
 def test_no_phone_number_or_text_reaches_the_logs_even_at_debug(

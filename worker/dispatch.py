@@ -85,15 +85,28 @@ def batches(ids: list[int], size: int) -> Iterator[list[int]]:
 
 
 def expire_stuck_sending(sessions: sessionmaker[Session], now: datetime) -> int:
-    """Rows left in `sending` by a worker that died mid-call become `ambiguous`.
+    """Rows left in `sending` by a worker that died: queued again if the provider call had
+    not started, `ambiguous` if it had.
 
-    Twilio has no idempotency key for messages: resending could text the patient twice,
-    so these are recorded for an operator (and reconciliation) instead of resent.
+    Twilio has no idempotency key for messages: resending one whose call started could text
+    the patient twice, so those are recorded for an operator instead of resent.
     """
+    stuck = and_(Message.status == MessageStatus.SENDING, Message.lease_until < now)
     with transaction(sessions) as session:
+        session.execute(
+            update(Message)
+            .where(stuck, Message.call_started_at.is_(None))
+            .values(
+                status=MessageStatus.QUEUED,
+                attempts=Message.attempts - 1,
+                lease_until=now,
+                updated_at=now,
+                reason="worker stopped before calling Twilio; queued again",
+            )
+        )
         result = session.execute(
             update(Message)
-            .where(Message.status == MessageStatus.SENDING, Message.lease_until < now)
+            .where(stuck)
             .values(
                 status=MessageStatus.AMBIGUOUS,
                 lease_until=None,

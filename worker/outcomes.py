@@ -110,9 +110,11 @@ def record_failure(
     return Outcome(status, reason)
 
 
-def hand_back(session: Session, message_id: int, now: datetime) -> Outcome:
-    """No send slot came in time (the rate is saturated): queued again, not counted as an
-    attempt, for the dispatcher to take once the lease has run out."""
+def hand_back(
+    session: Session, message_id: int, now: datetime, reason: str = "waiting for a send slot"
+) -> Outcome:
+    """Not sent after all (no send slot came in time, or the database did not answer):
+    queued again, not counted as an attempt, for the dispatcher to take after a pause."""
     finish(
         session,
         message_id,
@@ -120,9 +122,9 @@ def hand_back(session: Session, message_id: int, now: datetime) -> Outcome:
         status=MessageStatus.QUEUED,
         attempts=Message.attempts - 1,
         lease_until=now + HAND_BACK,
-        reason="waiting for a send slot",
+        reason=reason,
     )
-    return Outcome(MessageStatus.QUEUED, "waiting for a send slot", retry_in=HAND_BACK.total_seconds())
+    return Outcome(MessageStatus.QUEUED, reason, retry_in=HAND_BACK.total_seconds())
 
 
 def place_again(

@@ -7,8 +7,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Table, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -43,8 +44,10 @@ UNMATCHED_KINDS = (UNMATCHED, UNKNOWN_SENDER)
 _SENT = (MessageStatus.SENT, MessageStatus.DELIVERED)
 
 
-def store_inbound(session: Session, form: Mapping[str, Sequence[str]], source: str, now: datetime) -> bool:
-    """Insert the raw message unless its MessageSid is already stored. True if it was new."""
+def store_inbound(
+    session: Session, form: Mapping[str, Sequence[str]], source: str, now: datetime
+) -> int | None:
+    """Insert the raw message unless its MessageSid is already stored; its id if it was new."""
     values = {k: v[-1] for k, v in form.items() if v}
     row = {
         "message_sid": values["MessageSid"],
@@ -58,14 +61,16 @@ def store_inbound(session: Session, form: Mapping[str, Sequence[str]], source: s
         "received_at": now,
     }
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table = cast(Table, InboundMessage.__table__)
     statement = (
-        insert(InboundMessage)
+        insert(table)
         .values(**row)
         .on_conflict_do_nothing(index_elements=["message_sid"])
-        .returning(InboundMessage.id)
+        .returning(table.c.id)
     )
-    # RETURNING, not rowcount: psycopg reports -1 for an ORM-executed INSERT ... DO NOTHING.
-    return session.execute(statement).first() is not None
+    # A Core insert on the session's connection: the webhook's hot path needs no ORM
+    # bookkeeping. RETURNING, not rowcount: psycopg reports -1 for INSERT ... DO NOTHING.
+    return session.connection().execute(statement).scalar()
 
 
 def _int(text: str) -> int:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from worker import crypto
 from worker.db.engine import make_engine, session_factory
 from worker.questionnaires.definitions import Catalogue, load_catalogue
+from worker.queueing import ReplyBatcher
 from worker.ratelimit import RateLimiter, spacing
 from worker.safety_phrases import CrisisPhrases, load_phrases
 from worker.settings import Settings
@@ -72,6 +73,12 @@ class Runtime:
     redis: Any = None
     sleep: Callable[[float], None] = field(default=time.sleep)
     _pool: ThreadPoolExecutor | None = None
+    _replies: ReplyBatcher | None = None
+
+    def reply_batcher(self) -> ReplyBatcher:
+        if self._replies is None:
+            self._replies = ReplyBatcher(self.settings)
+        return self._replies
 
     def send_pool(self) -> ThreadPoolExecutor:
         """Threads for provider calls, made on first use (after any fork), one set per process."""
@@ -80,6 +87,8 @@ class Runtime:
         return self._pool
 
     def close(self) -> None:
+        if self._replies is not None:
+            self._replies.flush()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         self.engine.dispose()
@@ -87,9 +96,12 @@ class Runtime:
             self.redis.close()
 
 
-def build_runtime(settings: Settings, *, sender: SmsSender | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings, *, sender: SmsSender | None = None, pool_size: int | None = None
+) -> Runtime:
     crypto.install(crypto.Cipher(settings.key_list()))
-    engine = make_engine(settings.database_url)
+    pool = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 0}
+    engine = make_engine(settings.database_url, **pool)
     redis_client = None
     limiter: Limiter
     if settings.redis_url.startswith("memory://"):

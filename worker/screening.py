@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.db.models import InboundMessage, Patient
+from worker.db.models import Patient
 from worker.phones import normalise_sender
 from worker.replies import inbound_id, store_inbound
 from worker.safety import raise_alert
@@ -35,14 +35,13 @@ def store_and_screen(
     source: str,
     now: datetime,
 ) -> Stored:
-    new = store_inbound(session, form, source, now)
-    stored_id = inbound_id(session, form["MessageSid"][-1])
-    if not new or stored_id is None:
-        return Stored(stored_id, new)
-    inbound = session.get_one(InboundMessage, stored_id)
-    if phrases.find(inbound.body) is None:
-        return Stored(stored_id, new)
-    sender = normalise_sender(inbound.from_number)
+    stored_id = store_inbound(session, form, source, now)
+    if stored_id is None:  # Twilio retried it: stored and screened the first time
+        return Stored(inbound_id(session, form["MessageSid"][-1]), False)
+    # Screened from the request itself: the stored copy is encrypted and says the same.
+    if phrases.find(_last(form, "Body")) is None:
+        return Stored(stored_id, True)
+    sender = normalise_sender(_last(form, "From"))
     patient = session.scalar(select(Patient).where(Patient.phone == sender)) if sender else None
     urgent = raise_alert(
         session,
@@ -53,4 +52,9 @@ def store_and_screen(
         reply_to=sender,
         inbound_id=stored_id,
     )
-    return Stored(stored_id, new, urgent)
+    return Stored(stored_id, True, urgent)
+
+
+def _last(form: Mapping[str, Sequence[str]], key: str) -> str:
+    values = form.get(key) or [""]
+    return values[-1]

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from worker.compose import compose
-from worker.db.engine import retry_while_unavailable, transaction
+from worker.db.engine import retry_while_unavailable, transaction, unavailable
 from worker.db.models import Appointment, Message, MessageStatus, Patient, utcnow
 from worker.dispatch import sending_lease
 from worker.errors import SmsError
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 RATE_WAIT = 10.0  # longest a text waits for a send slot before going back to the dispatcher
 LATE = 0.02  # seconds late for its slot after which a text gives the slot up and takes another
 NO_SLOT = "no-slot"  # no send slot came in time; the message was not sent
+NOT_HELD = "not-held"  # the row was no longer ours (or the database did not answer); not sent
 Result = str | SmsError  # a SID, the provider's refusal, or NO_SLOT
 NOT_CLAIMED = Outcome("not-claimed", "already handled elsewhere or no longer queued")
 
@@ -62,6 +63,26 @@ def deliver_batch(rt: Runtime, ids: list[int], clock: Callable[[], datetime] = u
     return outcomes
 
 
+def _calling(rt: Runtime, message_id: int) -> bool:
+    """Record that the provider call starts now, if this worker still holds the row.
+
+    Committed before the call: should the worker die, the sweep can tell a text that may
+    have reached Twilio (ambiguous) from one that cannot have (queued again).
+    """
+    try:
+        with rt.engine.begin() as connection:
+            held = connection.execute(
+                update(Message)
+                .where(Message.id == message_id, Message.status == MessageStatus.SENDING)
+                .values(call_started_at=utcnow())
+            )
+            return bool(held.rowcount)
+    except Exception as exc:
+        if unavailable(exc):
+            return False  # not called: handed back below, sent once the database answers
+        raise
+
+
 def take_slot(rt: Runtime, give_up_at: float) -> bool:
     """Wait for a send slot from the account-wide limit; False if none comes by `give_up_at`.
 
@@ -84,6 +105,8 @@ def _send_all(rt: Runtime, to_send: dict[int, OutboundSms], metered: set[int]) -
     def send_one(message_id: int, sms: OutboundSms) -> Result:
         if message_id in metered and not take_slot(rt, time.monotonic() + RATE_WAIT):
             return NO_SLOT
+        if not _calling(rt, message_id):
+            return NOT_HELD
         try:
             return rt.sender.send(sms)
         except SmsError as exc:
@@ -107,12 +130,16 @@ def _record(
     rt: Runtime, messages: dict[int, Message], results: dict[int, str | SmsError], now: datetime
 ) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
-    sids = {i: r for i, r in results.items() if isinstance(r, str) and r is not NO_SLOT}
+    sids = {i: r for i, r in results.items() if isinstance(r, str) and r not in (NO_SLOT, NOT_HELD)}
     with transaction(rt.sessions) as session:
         record_sent(session, messages, sids, now)
         for message_id, result in results.items():
             if result is NO_SLOT:
                 outcomes[message_id] = hand_back(session, message_id, now)
+            elif result is NOT_HELD:
+                outcomes[message_id] = hand_back(
+                    session, message_id, now, "not sent: the database did not answer"
+                )
             elif isinstance(result, SmsError):
                 outcomes[message_id] = record_failure(session, rt.settings, messages[message_id], result, now)
             else:
@@ -151,6 +178,7 @@ def begin_batch(
                 status=MessageStatus.SENDING,
                 attempts=Message.attempts + 1,
                 lease_until=now + hold,
+                call_started_at=None,
                 updated_at=now,
             )
             .returning(Message.id)

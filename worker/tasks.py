@@ -31,6 +31,7 @@ from worker.sending import deliver_batch
 
 log = logging.getLogger(__name__)
 
+WORKER_DB_CONNECTIONS = 8
 _runtime: Runtime | None = None
 _runtime_pid: int | None = None
 
@@ -39,7 +40,9 @@ def runtime() -> Runtime:
     """This process's runtime. Built after fork: engines and sockets must not be shared."""
     global _runtime, _runtime_pid
     if _runtime is None or _runtime_pid != os.getpid():
-        _runtime = build_runtime(settings_of(app))
+        # Sending threads share a few connections: each holds one only for a moment, and a
+        # pool per thread in every pool process would exhaust PostgreSQL's connections.
+        _runtime = build_runtime(settings_of(app), pool_size=WORKER_DB_CONNECTIONS)
         _runtime_pid = os.getpid()
     return _runtime
 
@@ -95,7 +98,16 @@ def _deliver_or_retry(task: Any, message_ids: list[int]) -> None:
 
 @app.task(name="worker.process_inbound", ignore_result=True)
 def process_inbound(inbound_id: int) -> None:
+    """One stored reply: kept so that tasks queued by an earlier version still run."""
     _process(runtime(), inbound_id)
+
+
+@app.task(name="worker.process_inbound_batch", ignore_result=True)
+def process_inbound_batch(inbound_ids: list[int]) -> None:
+    """Replies the webhook stored in the last few milliseconds, each in its own transaction."""
+    rt = runtime()
+    for inbound_id in inbound_ids:
+        _process(rt, inbound_id)
 
 
 def _process(rt: Runtime, inbound_id: int) -> None:

@@ -63,16 +63,34 @@ def run_web(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Server processes (one per core is right).")
+    ] = 1,
 ) -> None:
     """Serve the webhooks and /healthz with uvicorn."""
     import uvicorn
 
     from worker.web import create_app
+    from worker.web.app import require_webhook_settings
 
     settings = ctx_of(ctx).settings
     configure_logging(settings.log_level, settings.log_format)
-    web_app = create_app(settings)  # settings problems stop here, as one line each
-    uvicorn.run(web_app, host=host, port=port, log_config=None, access_log=False)
+    if workers == 1:
+        web_app = create_app(settings)  # settings problems stop here, as one line each
+        uvicorn.run(web_app, host=host, port=port, log_config=None, access_log=False)
+        return
+    require_webhook_settings(settings)
+    # Each server process builds its own app from the same environment (an entry point of
+    # its own: settings are read there, not inherited).
+    uvicorn.run(
+        "worker.web.app:from_environment",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 def doctor(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:

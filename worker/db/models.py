@@ -176,6 +176,7 @@ class Message(Base):
     reason: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None]
+    call_started_at: Mapped[datetime | None]  # set just before the provider call, per attempt
     twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     error_code: Mapped[int | None] = mapped_column(Integer)
     queued_at: Mapped[datetime | None]

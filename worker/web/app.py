@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from anyio import to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -13,14 +14,26 @@ from starlette.routing import Route
 
 from worker.errors import ConfigError
 from worker.health import check_database, check_queue, check_redis
+from worker.logs import configure_logging
 from worker.runtime import Runtime, build_runtime
-from worker.settings import Settings
+from worker.settings import Settings, load_settings
 from worker.web.hooks import make_inbound_endpoint, make_status_endpoint
+
+# Threads serving requests, and database connections for them: equal, so that a request
+# never waits to open a new connection (a pool smaller than the thread pool churns them).
+WEB_THREADS = 20
+
+
+def from_environment() -> Starlette:
+    """The app for `web --workers N`: each server process reads the settings itself."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
-    _require_webhook_settings(settings)
-    rt = runtime or build_runtime(settings)
+    require_webhook_settings(settings)
+    rt = runtime or build_runtime(settings, pool_size=WEB_THREADS)
 
     async def healthz(_request: Request) -> JSONResponse:
         checks = await asyncio.to_thread(_health, rt)
@@ -29,6 +42,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = WEB_THREADS
         yield
         rt.close()
 
@@ -40,7 +54,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     return Starlette(routes=routes, lifespan=lifespan)
 
 
-def _require_webhook_settings(settings: Settings) -> None:
+def require_webhook_settings(settings: Settings) -> None:
     """Without these no signature can be checked, and an unchecked webhook is an open door."""
     missing = []
     if not settings.public_url:

@@ -25,7 +25,7 @@ from twilio.request_validator import (
 from worker import audit
 from worker.db.engine import transaction
 from worker.db.models import utcnow
-from worker.queueing import enqueue_inbound, enqueue_sends
+from worker.queueing import enqueue_sends
 from worker.runtime import Runtime
 from worker.screening import store_and_screen
 from worker.settings import Settings
@@ -120,7 +120,7 @@ def _store_then_enqueue(rt: Runtime, form: FormData) -> int | None:
     if stored.urgent:
         enqueue_sends(rt.settings, stored.urgent, urgent=True)
     if stored.new and stored.inbound_id is not None:
-        enqueue_inbound(rt.settings, stored.inbound_id)  # if Redis is down, the sweep picks it up
+        rt.reply_batcher().add(stored.inbound_id)  # if Redis is down, the sweep picks it up
     return stored.inbound_id
 
 
