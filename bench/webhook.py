@@ -124,7 +124,7 @@ def _serve_and_drive(
         asyncio.run(_drive(port, payloads[:WARMUP], concurrency, _Run()))
         stored, connections = _database_figures(url)
         cpu = _cpu_seconds(server.pid)
-        _say(f"{(len(payloads) - WARMUP) // 2} requests, {concurrency} in flight")
+        _say(f"{(len(payloads) - WARMUP) // (1 + len(offered_rates))} requests, {concurrency} in flight")
         share = (len(payloads) - WARMUP) // (1 + len(offered_rates))
         half = WARMUP + share
         run = asyncio.run(_drive(port, payloads[WARMUP:half], concurrency, _Run(load=os.getloadavg()[0])))

@@ -26,10 +26,10 @@ return wait
 """
 
 
-# Sends are spaced 5% wider than the configured rate: a request leaves at its slot but
+# Sends are spaced 8% wider than the configured rate: a request leaves at its slot but
 # reaches the provider a few milliseconds early or late, and without this margin that
 # jitter alone can put rate + 1 requests into some one-second window.
-HEADROOM = 0.95
+HEADROOM = 0.92
 
 
 def spacing(rate_per_second: float) -> float:
