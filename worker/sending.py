@@ -52,8 +52,6 @@ def deliver(rt: Runtime, message_id: int, clock: Callable[[], datetime] = utcnow
 
 def deliver_batch(rt: Runtime, ids: list[int], clock: Callable[[], datetime] = utcnow) -> dict[int, Outcome]:
     ids = sorted(set(ids))
-    with rt.sessions() as session:
-        urgent = set(session.scalars(select(Message.id).where(Message.id.in_(ids), Message.kind.in_(URGENT))))
     # Held in `sending` through the wait for a send slot and the provider call.
     hold = sending_lease(rt.settings.twilio_timeout) + timedelta(seconds=RATE_WAIT)
     with transaction(rt.sessions) as session:
@@ -61,7 +59,8 @@ def deliver_batch(rt: Runtime, ids: list[int], clock: Callable[[], datetime] = u
     outcomes = {i: p for i, p in prepared.items() if isinstance(p, Outcome)}
     to_send = {i: p for i, p in prepared.items() if isinstance(p, OutboundSms)}
     # A safety text never waits behind the morning's reminders, nor takes their slots.
-    results = _send_all(rt, to_send, metered=set(to_send) - urgent)
+    metered = {i for i in to_send if messages[i].kind not in URGENT}
+    results = _send_all(rt, to_send, metered=metered)
     # Twilio has these; their SIDs exist only in this process until they are committed.
     outcomes.update(retry_while_unavailable(lambda: _record(rt, messages, results, clock()), _window(rt)))
     return outcomes

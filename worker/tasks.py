@@ -61,7 +61,7 @@ def dispatch() -> int:
     if not ids:
         return 0
     with rt.sessions() as session:
-        urgent = set(session.scalars(select(Message.id).where(Message.id.in_(ids), Message.kind.in_(URGENT))))
+        urgent = set(_urgent_ids(session, ids))
     # The claim is committed before anything is enqueued, so a task never races its row.
     for message_id in sorted(urgent):
         send_batch.apply_async(args=[[message_id]], queue=urgent_queue(settings))
