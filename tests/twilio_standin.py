@@ -77,6 +77,7 @@ class StandIn:
         self.accepted: list[Accepted] = []
         self.inbound: list[Accepted] = []
         self.requests = 0
+        self.generation = 0  # bumped by reset(): a request begun before it is not recorded after it
         self.invalid: list[str] = []
         self._lock = threading.Lock()
         self._rng = random.Random(self.behaviour.seed)
@@ -126,6 +127,7 @@ class StandIn:
             self.accepted.clear()
             self.invalid.clear()
             self.requests = 0
+            self.generation += 1
             self.behaviour = Behaviour()
 
     # -- request handling ------------------------------------------------------------------
@@ -149,14 +151,18 @@ class StandIn:
                 return 429, 20429, b.latency
             return 201, None, b.latency
 
-    def accept(self, params: dict[str, str], received: float = 0.0) -> Accepted:
+    def accept(
+        self, params: dict[str, str], received: float = 0.0, generation: int | None = None
+    ) -> Accepted:
         sid = "SM" + uuid.uuid4().hex
         sender = params.get("From") or params.get("MessagingServiceSid", "")
         now = time.time()
         record = Accepted(sid, params.get("To", ""), params.get("Body", ""), sender, params, now)
         record.received = received or now
         with self._lock:
-            self.accepted.append(record)
+            # A stalled request from an earlier test must not land in the next one's record.
+            if generation is None or generation == self.generation:
+                self.accepted.append(record)
         return record
 
     def resource(self, record: Accepted, status: str = "queued") -> dict[str, Any]:
@@ -261,6 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         received = time.time()
+        generation = self.standin.generation
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length)
         match = _MESSAGES.match(self.path)
@@ -282,7 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
         if status != 201:
             self._error(status, code, "stand-in failure")
             return
-        self._send_json(201, self.standin.resource(self.standin.accept(params, received)))
+        self._send_json(201, self.standin.resource(self.standin.accept(params, received, generation)))
 
     def _validate(self, raw: bytes) -> str | None:
         if self.standin.openapi is None:
