@@ -3,6 +3,7 @@ task was never queued), exactly once each."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from sqlalchemy import Table, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from worker import audit
 from worker.clinic import cancel_pending_for_patient, replan_patient
@@ -48,8 +50,43 @@ def store_inbound(
     session: Session, form: Mapping[str, Sequence[str]], source: str, now: datetime
 ) -> int | None:
     """Insert the raw message unless its MessageSid is already stored; its id if it was new."""
+    return store_inbound_many(session, [form], source, now).get(form["MessageSid"][-1])
+
+
+def store_inbound_many(
+    session: Session, forms: Sequence[Mapping[str, Sequence[str]]], source: str, now: datetime
+) -> dict[str, int]:
+    """Insert each raw message whose MessageSid is not stored yet, in one statement.
+
+    Returns {MessageSid: id} for the rows this call inserted; a SID already stored (a
+    Twilio retry), or repeated within `forms`, is inserted once and only the first time.
+    """
+    rows: dict[str, dict[str, object]] = {}
+    for form in forms:
+        row = _inbound_row(form, source, now)
+        rows.setdefault(str(row["message_sid"]), row)
+    statement = _insert_new_inbound(session.get_bind().dialect.name)
+    # A Core insert on the session's connection: the webhook's hot path needs no ORM
+    # bookkeeping. RETURNING, not rowcount: psycopg reports -1 for INSERT ... DO NOTHING,
+    # and SQLAlchemy sends many rows as one multi-row INSERT ("insertmanyvalues").
+    result = session.connection().execute(statement, list(rows.values()))
+    return {sid: id_ for id_, sid in result.all()}
+
+
+@functools.cache
+def _insert_new_inbound(dialect: str) -> ReturningInsert[int, str]:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = cast(Table, InboundMessage.__table__)
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["message_sid"])
+        .returning(table.c.id, table.c.message_sid)
+    )
+
+
+def _inbound_row(form: Mapping[str, Sequence[str]], source: str, now: datetime) -> dict[str, object]:
     values = {k: v[-1] for k, v in form.items() if v}
-    row = {
+    return {
         "message_sid": values["MessageSid"],
         "account_sid": values.get("AccountSid", ""),
         "from_number": values.get("From", ""),
@@ -60,17 +97,6 @@ def store_inbound(
         "source": source,
         "received_at": now,
     }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    table = cast(Table, InboundMessage.__table__)
-    statement = (
-        insert(table)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=["message_sid"])
-        .returning(table.c.id)
-    )
-    # A Core insert on the session's connection: the webhook's hot path needs no ORM
-    # bookkeeping. RETURNING, not rowcount: psycopg reports -1 for INSERT ... DO NOTHING.
-    return session.connection().execute(statement).scalar()
 
 
 def _int(text: str) -> int:
@@ -81,7 +107,17 @@ def _int(text: str) -> int:
 
 
 def inbound_id(session: Session, message_sid: str) -> int | None:
-    return session.scalar(select(InboundMessage.id).where(InboundMessage.message_sid == message_sid))
+    return inbound_ids(session, [message_sid]).get(message_sid)
+
+
+def inbound_ids(session: Session, message_sids: Sequence[str]) -> dict[str, int]:
+    """{MessageSid: id} for those of these SIDs that are stored."""
+    rows = session.execute(
+        select(InboundMessage.message_sid, InboundMessage.id).where(
+            InboundMessage.message_sid.in_(set(message_sids))
+        )
+    )
+    return {sid: id_ for sid, id_ in rows}
 
 
 def unprocessed(session: Session, older_than: datetime, limit: int = 500) -> list[int]:

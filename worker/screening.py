@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from worker.db.models import Patient
 from worker.phones import normalise_sender
-from worker.replies import inbound_id, store_inbound
+from worker.replies import inbound_ids, store_inbound_many
 from worker.safety import raise_alert
 from worker.safety_phrases import CrisisPhrases
 from worker.settings import Settings
@@ -35,9 +35,46 @@ def store_and_screen(
     source: str,
     now: datetime,
 ) -> Stored:
-    stored_id = store_inbound(session, form, source, now)
-    if stored_id is None:  # Twilio retried it: stored and screened the first time
-        return Stored(inbound_id(session, form["MessageSid"][-1]), False)
+    return store_and_screen_many(session, settings, phrases, [form], source, now)[0]
+
+
+def store_and_screen_many(
+    session: Session,
+    settings: Settings,
+    phrases: CrisisPhrases,
+    forms: Sequence[Mapping[str, Sequence[str]]],
+    source: str,
+    now: datetime,
+) -> list[Stored]:
+    """Store these texts in one statement and screen the new ones: one Stored per form.
+
+    A SID stored before (a Twilio retry), or repeated in `forms`, was screened the first
+    time: it comes back with new=False and raises nothing again.
+    """
+    new = store_inbound_many(session, forms, source, now)
+    sids = [form["MessageSid"][-1] for form in forms]
+    ids = dict(new)
+    if len(new) < len(sids):
+        ids.update(inbound_ids(session, [sid for sid in sids if sid not in new]))
+    results = []
+    screened: set[str] = set()
+    for form, sid in zip(forms, sids, strict=True):
+        if sid in new and sid not in screened:
+            screened.add(sid)
+            results.append(_screen(session, settings, phrases, form, new[sid], now))
+        else:
+            results.append(Stored(ids.get(sid), False))
+    return results
+
+
+def _screen(
+    session: Session,
+    settings: Settings,
+    phrases: CrisisPhrases,
+    form: Mapping[str, Sequence[str]],
+    stored_id: int,
+    now: datetime,
+) -> Stored:
     # Screened from the request itself: the stored copy is encrypted and says the same.
     if phrases.find(_last(form, "Body")) is None:
         return Stored(stored_id, True)

@@ -18,6 +18,7 @@ from worker.logs import configure_logging
 from worker.runtime import Runtime, build_runtime
 from worker.settings import Settings, load_settings
 from worker.web.hooks import make_inbound_endpoint, make_status_endpoint
+from worker.web.inbox import Inbox
 
 # Threads serving requests, and database connections for them: equal, so that a request
 # never waits to open a new connection (a pool smaller than the thread pool churns them).
@@ -34,6 +35,7 @@ def from_environment() -> Starlette:
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     require_webhook_settings(settings)
     rt = runtime or build_runtime(settings, pool_size=WEB_THREADS)
+    inbox = Inbox(rt)
 
     async def healthz(_request: Request) -> JSONResponse:
         checks = await asyncio.to_thread(_health, rt)
@@ -44,10 +46,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = WEB_THREADS
         yield
+        inbox.close()
         rt.close()
 
     routes = [
-        Route("/twilio/sms", make_inbound_endpoint(rt), methods=["POST"]),
+        Route("/twilio/sms", make_inbound_endpoint(rt, inbox), methods=["POST"]),
         Route("/twilio/status", make_status_endpoint(rt), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
