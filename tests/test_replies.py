@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
+from twilio.request_validator import RequestValidator
 
-from tests.conftest import FROM_NUMBER, RedisServer, make_settings
+from tests.conftest import AUTH_TOKEN, FROM_NUMBER, RedisServer, make_settings
 from tests.helpers import add_appointment, add_patient, in_minutes, messages_of
 from tests.twilio_standin import StandIn
-from tests.webhooks import inbound_form, signed
+from tests.webhooks import MultiDict, inbound_form, signed
 from worker.db.engine import transaction
 from worker.db.models import Appointment, AuditEntry, InboundMessage, Message, Patient, utcnow
 from worker.dispatch import claim_due
@@ -204,6 +205,33 @@ def test_signature_is_checked_against_the_public_url_not_the_request_url(runtime
         assert (
             client.post("/twilio/sms", **signed("/twilio/sms", inbound_form("C", PHONE))).status_code == 200
         )
+
+
+def test_a_signature_over_the_public_url_with_its_default_port_is_accepted(
+    client: TestClient, runtime: Runtime
+) -> None:
+    form = inbound_form("C", PHONE)
+    request = signed("/twilio/sms", form)
+    with_port = RequestValidator(AUTH_TOKEN).compute_signature(
+        "https://clinic.example.org:443/twilio/sms", MultiDict(form)
+    )
+    request["headers"]["X-Twilio-Signature"] = with_port
+    assert client.post("/twilio/sms", **request).status_code == 200
+    assert len(inbound_rows(runtime.sessions)) == 1
+
+
+def test_a_signature_with_an_unknown_algorithm_is_refused_and_stores_nothing(
+    db_url: str, redis_server: RedisServer, standin: StandIn
+) -> None:
+    settings = make_settings(db_url, redis_server.url, standin.url, twilio_webhook_key="key")
+    rt = build_runtime(settings)
+    request = signed("/twilio/sms", inbound_form("hello", PHONE), token="key")
+    request["headers"]["X-Twilio-Webhooks-Signature-Settings"] = "key=k1,algorithm=HMAC_MD5"
+    with TestClient(create_app(settings, rt), base_url="https://clinic.example.org") as client:
+        response = client.post("/twilio/sms", **request)
+    assert (response.status_code, response.text) == (403, "unsupported signature algorithm")
+    assert inbound_rows(rt.sessions) == []
+    rt.close()
 
 
 def test_another_accounts_message_is_refused(client: TestClient, runtime: Runtime) -> None:

@@ -28,9 +28,9 @@ from worker.db.engine import transaction
 from worker.db.models import utcnow
 from worker.queueing import enqueue_sends
 from worker.runtime import Runtime
-from worker.screening import store_and_screen
 from worker.settings import Settings
 from worker.statuses import apply_status, record_event
+from worker.web.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -112,23 +112,16 @@ def make_inbound_endpoint(rt: Runtime, inbox: Inbox):  # type: ignore[no-untyped
                 raise Rejected(400, "no MessageSid")
         except Rejected as exc:
             return rejection(exc, "sms")
-        stored_id = await run_in_threadpool(_store_then_enqueue, rt, form)
-        log.info("reply stored", extra={"inbound_id": stored_id})
+        stored = await inbox.store({k: [str(v) for v in form.getlist(k)] for k in form})
+        # Committed: the text and any safety alert survive whatever happens next.
+        if stored.urgent:
+            await run_in_threadpool(enqueue_sends, rt.settings, stored.urgent, urgent=True)
+        if stored.new and stored.inbound_id is not None:
+            rt.reply_batcher().add(stored.inbound_id)  # if Redis is down, the sweep picks it up
+        log.info("reply stored", extra={"inbound_id": stored.inbound_id})
         return Response(EMPTY_TWIML, media_type="text/xml")
 
     return inbound_sms
-
-
-def _store_then_enqueue(rt: Runtime, form: FormData) -> int | None:
-    fields = {k: [str(v) for v in form.getlist(k)] for k in form}
-    with transaction(rt.sessions) as session:
-        stored = store_and_screen(session, rt.settings, rt.phrases, fields, "webhook", utcnow())
-    # Committed: the text and any safety alert survive whatever happens next.
-    if stored.urgent:
-        enqueue_sends(rt.settings, stored.urgent, urgent=True)
-    if stored.new and stored.inbound_id is not None:
-        rt.reply_batcher().add(stored.inbound_id)  # if Redis is down, the sweep picks it up
-    return stored.inbound_id
 
 
 def make_status_endpoint(rt: Runtime):  # type: ignore[no-untyped-def]
