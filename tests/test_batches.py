@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
+from tests.conftest import RedisServer, make_settings
 from tests.helpers import add_appointment, add_patient, in_minutes, messages_of
 from tests.twilio_standin import StandIn
 from worker.db.engine import transaction
 from worker.db.models import Message, Patient, utcnow
 from worker.dispatch import batch_size, claim_due
-from worker.runtime import Runtime
+from worker.runtime import Runtime, build_runtime
 from worker.sending import deliver_batch
 
 
@@ -88,3 +89,29 @@ def test_a_batch_spans_at_most_a_second_of_the_send_rate() -> None:
     assert batch_size(send_rate=1, concurrency=32) == 1
     assert batch_size(send_rate=10, concurrency=32) == 10
     assert batch_size(send_rate=400, concurrency=32) == 32
+
+
+def test_the_call_marks_of_a_batch_are_committed_together_before_each_call(
+    db_url: str, redis_server: RedisServer, standin: StandIn
+) -> None:
+    # A rate that does not bind: the 24 calls all start at once, as in a morning's burst.
+    runtime = build_runtime(make_settings(db_url, redis_server.url, standin.url, send_rate=10_000))
+    ids = _due_batch(runtime, 24)
+    commits = [0]
+
+    def count(_connection: object) -> None:
+        commits[0] += 1
+
+    event.listen(runtime.engine, "commit", count)
+    outcomes = deliver_batch(runtime, ids)
+    event.remove(runtime.engine, "commit", count)
+
+    assert {o.status for o in outcomes.values()} == {"sent"}
+    with runtime.sessions() as session:
+        marks = session.execute(
+            select(Message.call_started_at, Message.sent_at).where(Message.id.in_(ids))
+        ).all()
+    assert all(started is not None and started <= sent for started, sent in marks)
+    # The claim, the record of the results, and the marks: far fewer than one per text.
+    assert commits[0] < 24, f"{commits[0]} commits for a batch of 24"
+    runtime.close()

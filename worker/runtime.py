@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker import crypto
 from worker.db.engine import make_engine, session_factory
+from worker.groupcommit import GroupCommit
 from worker.questionnaires.definitions import Catalogue, load_catalogue
 from worker.queueing import ReplyBatcher
 from worker.ratelimit import RateLimiter, spacing
@@ -21,6 +22,9 @@ from worker.safety_phrases import CrisisPhrases, load_phrases
 from worker.settings import Settings
 from worker.sms import SmsSender, make_sender
 from worker.templates import Templates, config_file, load_templates
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Limiter(Protocol):
@@ -74,6 +78,8 @@ class Runtime:
     sleep: Callable[[float], None] = field(default=time.sleep)
     _pool: ThreadPoolExecutor | None = None
     _replies: ReplyBatcher | None = None
+    _writers: dict[str, GroupCommit[Any, Any]] = field(default_factory=dict)
+    _writers_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reply_batcher(self) -> ReplyBatcher:
         if self._replies is None:
@@ -86,7 +92,16 @@ class Runtime:
             self._pool = ThreadPoolExecutor(self.settings.send_concurrency, thread_name_prefix="send")
         return self._pool
 
+    def writer(self, name: str, write: Callable[[Sequence[T]], Sequence[R]]) -> GroupCommit[T, R]:
+        """The process's group-commit writer called `name`, made on first use with `write`."""
+        with self._writers_lock:
+            if name not in self._writers:
+                self._writers[name] = GroupCommit(name, write)
+            return self._writers[name]
+
     def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
         if self._replies is not None:
             self._replies.flush()
         if self._pool is not None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import datetime, timedelta
+from functools import partial
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from worker.compose import compose
@@ -70,20 +71,29 @@ def _calling(rt: Runtime, message_id: int) -> bool:
     """Record that the provider call starts now, if this worker still holds the row.
 
     Committed before the call: should the worker die, the sweep can tell a text that may
-    have reached Twilio (ambiguous) from one that cannot have (queued again).
+    have reached Twilio (ambiguous) from one that cannot have (queued again). The marks of
+    the process's concurrent sends share commits (group commit): on SQLite a commit each
+    queued the send threads of every process behind its single write lock.
     """
     try:
-        with rt.engine.begin() as connection:
-            held = connection.execute(
-                update(Message)
-                .where(Message.id == message_id, Message.status == MessageStatus.SENDING)
-                .values(call_started_at=utcnow())
-            )
-            return bool(held.rowcount)
+        return rt.writer("call-marks", partial(_mark_calling, rt.engine)).submit(message_id).result()
     except Exception as exc:
         if unavailable(exc):
             return False  # not called: handed back below, sent once the database answers
         raise
+
+
+def _mark_calling(engine: Engine, message_ids: Sequence[int]) -> list[bool]:
+    with engine.begin() as connection:
+        held = set(
+            connection.execute(
+                update(Message)
+                .where(Message.id.in_(message_ids), Message.status == MessageStatus.SENDING)
+                .values(call_started_at=utcnow())
+                .returning(Message.id)
+            ).scalars()
+        )
+    return [i in held for i in message_ids]
 
 
 def take_slot(rt: Runtime, give_up_at: float, before_call: Callable[[], bool]) -> bool | None:
