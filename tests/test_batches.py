@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from unittest import mock
 
+import redis
 from sqlalchemy import event, select, update
 
 from tests.conftest import RedisServer, make_settings
@@ -15,6 +17,7 @@ from worker.db.models import Message, Patient, utcnow
 from worker.dispatch import batch_size, claim_due
 from worker.runtime import Runtime, build_runtime
 from worker.sending import deliver_batch
+from worker.sms.base import OutboundSms
 
 
 def _due_batch(rt: Runtime, count: int) -> list[int]:
@@ -115,3 +118,58 @@ def test_the_call_marks_of_a_batch_are_committed_together_before_each_call(
     # The claim, the record of the results, and the marks: far fewer than one per text.
     assert commits[0] < 24, f"{commits[0]} commits for a batch of 24"
     runtime.close()
+
+
+def test_a_rate_limiter_failing_mid_batch_hands_its_text_back_and_the_others_keep_their_sids(
+    runtime: Runtime, standin: StandIn
+) -> None:
+    ids = _due_batch(runtime, 8)
+    real = type(runtime.limiter).reserve
+    calls = [0]
+
+    def flaky(limiter: object, max_wait: float) -> tuple[bool, float]:
+        calls[0] += 1
+        if calls[0] == 3:  # Redis went away under one text's reservation
+            raise redis.ConnectionError("Connection refused")
+        return real(limiter, max_wait)  # type: ignore[arg-type]
+
+    with mock.patch.object(type(runtime.limiter), "reserve", autospec=True, side_effect=flaky):
+        outcomes = deliver_batch(runtime, ids)
+
+    statuses = sorted(o.status for o in outcomes.values())
+    assert statuses == ["queued"] + ["sent"] * 7
+    [back] = [i for i, o in outcomes.items() if o.status == "queued"]
+    with runtime.sessions() as session:
+        rows = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(ids)))}
+    assert rows[back].call_started_at is None and rows[back].twilio_sid is None
+    assert rows[back].attempts == 0
+    assert len(standin.accepted) == 7
+    assert {rows[i].twilio_sid for i in ids if i != back} == {a.sid for a in standin.accepted}
+
+
+def test_a_send_that_breaks_unexpectedly_is_left_for_the_sweep_and_the_others_are_recorded(
+    runtime: Runtime, standin: StandIn
+) -> None:
+    ids = _due_batch(runtime, 6)
+    real = type(runtime.sender).send
+    broken_to: list[str] = []
+
+    def breaks_once(sender: object, sms: OutboundSms) -> str:
+        if not broken_to:
+            broken_to.append(sms.to)
+            raise RuntimeError("a bug after the call")
+        return real(sender, sms)  # type: ignore[arg-type]
+
+    with mock.patch.object(type(runtime.sender), "send", autospec=True, side_effect=breaks_once):
+        outcomes = deliver_batch(runtime, ids)
+
+    assert sorted(o.status for o in outcomes.values()) == ["sending"] + ["sent"] * 5
+    with runtime.sessions() as session:
+        rows = session.execute(
+            select(Message.status, Message.twilio_sid, Patient.phone)
+            .join(Patient, Patient.id == Message.patient_id)
+            .where(Message.id.in_(ids))
+        ).all()
+    left = [phone for status, sid, phone in rows if status == "sending" and sid is None]
+    assert left == broken_to  # still held: the sweep decides once its lease runs out
+    assert len(standin.accepted) == 5

@@ -122,6 +122,7 @@ def hand_back(
         status=MessageStatus.QUEUED,
         attempts=Message.attempts - 1,
         lease_until=now + HAND_BACK,
+        call_started_at=None,  # the call never started: the next try is no ambiguous resend
         reason=reason,
     )
     return Outcome(MessageStatus.QUEUED, reason, retry_in=HAND_BACK.total_seconds())

@@ -43,7 +43,10 @@ RATE_WAIT = 10.0  # longest a text waits for a send slot before going back to th
 LATE = 0.03
 NO_SLOT = "no-slot"  # no send slot came in time; the message was not sent
 NOT_HELD = "not-held"  # the row was no longer ours (or the database did not answer); not sent
-Result = str | SmsError  # a SID, the provider's refusal, or NO_SLOT
+NOT_STARTED = "not-started"  # the limiter or the database failed before the call; not sent
+UNKNOWN = "unknown"  # something broke during or after the call: left in sending for the sweep
+Result = str | SmsError  # a SID, the provider's refusal, or one of the markers above
+_MARKERS = (NO_SLOT, NOT_HELD, NOT_STARTED, UNKNOWN)
 NOT_CLAIMED = Outcome("not-claimed", "already handled elsewhere or no longer queued")
 
 
@@ -129,7 +132,14 @@ def _send_all(rt: Runtime, to_send: dict[int, OutboundSms], metered: set[int]) -
         def mark() -> bool:
             return _calling(rt, message_id)
 
-        held = take_slot(rt, time.monotonic() + RATE_WAIT, mark) if message_id in metered else mark()
+        try:
+            held = take_slot(rt, time.monotonic() + RATE_WAIT, mark) if message_id in metered else mark()
+        except Exception as exc:  # e.g. Redis gone from under the rate limiter: nothing was sent
+            log.warning(
+                "not sent: failed before the call",
+                extra={"message_id": message_id, "error": type(exc).__name__},
+            )
+            return NOT_STARTED
         if held is None:
             return NO_SLOT
         if not held:
@@ -145,7 +155,16 @@ def _send_all(rt: Runtime, to_send: dict[int, OutboundSms], metered: set[int]) -
     futures: dict[int, Future[Result]] = {
         i: rt.send_pool().submit(send_one, i, sms) for i, sms in to_send.items()
     }
-    return {i: future.result() for i, future in futures.items()}
+    return {i: _result_of(i, future) for i, future in futures.items()}
+
+
+def _result_of(message_id: int, future: Future[Result]) -> Result:
+    """One text's result; a text that broke its thread must not cost the others their SIDs."""
+    try:
+        return future.result()
+    except Exception:
+        log.exception("send broke; left for the sweep", extra={"message_id": message_id})
+        return UNKNOWN
 
 
 def _window(rt: Runtime) -> float:
@@ -157,7 +176,7 @@ def _record(
     rt: Runtime, messages: dict[int, Message], results: dict[int, str | SmsError], now: datetime
 ) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
-    sids = {i: r for i, r in results.items() if isinstance(r, str) and r not in (NO_SLOT, NOT_HELD)}
+    sids = {i: r for i, r in results.items() if isinstance(r, str) and r not in _MARKERS}
     with transaction(rt.sessions) as session:
         record_sent(session, messages, sids, now)
         for message_id, result in results.items():
@@ -167,6 +186,12 @@ def _record(
                 outcomes[message_id] = hand_back(
                     session, message_id, now, "not sent: the database did not answer"
                 )
+            elif result is NOT_STARTED:
+                outcomes[message_id] = hand_back(
+                    session, message_id, now, "not sent: the rate limiter or the database failed"
+                )
+            elif result is UNKNOWN:
+                outcomes[message_id] = Outcome(MessageStatus.SENDING, "left for the sweep")
             elif isinstance(result, SmsError):
                 outcomes[message_id] = record_failure(session, rt.settings, messages[message_id], result, now)
             else:
