@@ -40,6 +40,8 @@ FULL = {
     "webhook": 5_000,
     "claim": 1_000,
 }
+# Each step's key in the JSON output; `--only` takes these names.
+STEPS = ("throughput", "paced", "dispatcher", "webhook", "rate_limit", "usual", "noop")
 SMOKE = {
     "burst": 60,
     "paced": 40,
@@ -64,6 +66,13 @@ def main() -> None:
     parser.add_argument("--redis-url", help="a Redis to use (default: a private redis-server)")
     parser.add_argument("--output", type=Path, default=Path("bench-results.json"))
     parser.add_argument("--smoke", action="store_true", help="tiny counts: checks that it runs")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=STEPS,
+        metavar="STEP",
+        help=f"run only this step (repeatable): {', '.join(STEPS)}; ratios need usual",
+    )
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     started = time.monotonic()
@@ -73,7 +82,7 @@ def main() -> None:
             databases["postgresql"] = args.postgres_url
         else:
             print(f"PostgreSQL at {args.postgres_url} does not answer: SQLite only", file=sys.stderr)
-        results = run_all(databases, redis_url, sizes)
+        results = run_all(databases, redis_url, sizes, set(args.only or STEPS))
     results["meta"] = {
         "smoke": args.smoke,
         "seconds": round(time.monotonic() - started, 1),
@@ -85,43 +94,55 @@ def main() -> None:
     print(f"\nfigures written to {args.output}")
 
 
-def run_all(databases: dict[str, str], redis_url: str, sizes: dict[str, Any]) -> dict[str, Any]:
-    results: dict[str, Any] = {"throughput": {}, "paced": {}, "dispatcher": {}, "webhook": {}}
-    primary = databases.get("postgresql", databases["sqlite"])
+def run_all(
+    databases: dict[str, str], redis_url: str, sizes: dict[str, Any], only: set[str]
+) -> dict[str, Any]:
+    results: dict[str, Any] = {}
     for name, url in databases.items():
-        burst, paced = sizes["burst"], sizes["paced"]
-        results["throughput"][name] = _step(
-            f"burst of {burst} on {name}", partial(pipeline.run, url, redis_url, burst)
-        )
-        results["paced"][name] = _step(
-            f"{paced} due at {sizes['paced_rate']:g}/s on {name}",
-            partial(pipeline.run, url, redis_url, paced, paced=sizes["paced_rate"]),
-        )
-        claim_sizes = sizes["sizes"] if name == "postgresql" else sizes["sqlite_sizes"]
-        results["dispatcher"][name] = _step(
-            f"dispatcher cost on {name}",
-            partial(dispatcher_cost.measure, url, sizes=claim_sizes, claim=sizes["claim"]),
-        )
-        results["webhook"][name] = _step(
-            f"webhook on {name}", partial(webhook.measure, url, redis_url, requests=sizes["webhook"])
-        )
-    results["rate_limit"] = _step(
-        "rate limit 50/s, three workers",
-        partial(
-            pipeline.run, primary, redis_url, sizes["rate_messages"], send_rate=50, workers=3, processes=2
-        ),
-    )
-    results["usual"] = _step(
-        f"usual design, {sizes['usual']} messages",
-        partial(reference.usual, primary, redis_url, sizes["usual"]),
-    )
-    results["noop"] = _step(
-        f"no-op Celery tasks, {sizes['noop']}", partial(reference.noop, redis_url, sizes["noop"])
-    )
+        for step, (title, measure) in _per_database(url, redis_url, sizes, name).items():
+            if step in only:
+                results.setdefault(step, {})[name] = _step(f"{title} on {name}", measure)
+    primary = databases.get("postgresql", databases["sqlite"])
+    for step, (title, measure) in _once(primary, redis_url, sizes).items():
+        if step in only:
+            results[step] = _step(title, measure)
     return results
 
 
-def _step(title: str, measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+Measure = Callable[[], dict[str, Any]]
+
+
+def _per_database(
+    url: str, redis_url: str, sizes: dict[str, Any], name: str
+) -> dict[str, tuple[str, Measure]]:
+    burst, paced, rate = sizes["burst"], sizes["paced"], sizes["paced_rate"]
+    claim_sizes = sizes["sizes"] if name == "postgresql" else sizes["sqlite_sizes"]
+    return {
+        "throughput": (f"burst of {burst}", partial(pipeline.run, url, redis_url, burst)),
+        "paced": (f"{paced} due at {rate:g}/s", partial(pipeline.run, url, redis_url, paced, paced=rate)),
+        "dispatcher": (
+            "dispatcher cost",
+            partial(dispatcher_cost.measure, url, sizes=claim_sizes, claim=sizes["claim"]),
+        ),
+        "webhook": ("webhook", partial(webhook.measure, url, redis_url, requests=sizes["webhook"])),
+    }
+
+
+def _once(url: str, redis_url: str, sizes: dict[str, Any]) -> dict[str, tuple[str, Measure]]:
+    limited = partial(
+        pipeline.run, url, redis_url, sizes["rate_messages"], send_rate=50, workers=3, processes=2
+    )
+    return {
+        "rate_limit": ("rate limit 50/s, three workers", limited),
+        "usual": (
+            f"usual design, {sizes['usual']} messages",
+            partial(reference.usual, url, redis_url, sizes["usual"]),
+        ),
+        "noop": (f"no-op Celery tasks, {sizes['noop']}", partial(reference.noop, redis_url, sizes["noop"])),
+    }
+
+
+def _step(title: str, measure: Measure) -> dict[str, Any]:
     print(f"== {title}", file=sys.stderr, flush=True)
     started = time.monotonic()
     figures = measure()

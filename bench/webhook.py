@@ -69,7 +69,7 @@ def measure(
     redis_url: str,
     requests: int = 5000,
     concurrency: int = 32,
-    offered_rates: tuple[float, ...] = (250.0, 500.0),
+    offered_rates: tuple[float, ...] = (250.0, 500.0, 1000.0),
     web_workers: int = 2,
 ) -> dict[str, Any]:
     """Serve the webhook from `clinic-worker web` and drive it with `requests` signed requests.
