@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from starlette.testclient import TestClient
 
 from tests.helpers import messages_of
@@ -19,8 +19,9 @@ from worker.dispatch import claim_due
 from worker.reconcile import reconcile
 from worker.runtime import Runtime
 from worker.sending import deliver
-from worker.statuses import record_event
+from worker.statuses import Callback, record_event
 from worker.web import create_app
+from worker.web.hooks import status_writer
 
 
 @pytest.fixture
@@ -128,3 +129,44 @@ def test_reconcile_records_missed_replies_and_final_statuses(runtime: Runtime, s
     assert (row.kind, row.source) == ("confirm", "reconcile")
     again = reconcile(runtime, utcnow() + timedelta(seconds=1))
     assert (again.inbound_added, again.statuses_updated) == (0, 0)
+
+
+def test_callbacks_arriving_together_share_commits_and_keep_each_messages_order(runtime: Runtime) -> None:
+    messages = [sent_message(runtime)] + [
+        messages_of(runtime.sessions, reminded_appointment(runtime, f"+1202555{4100 + n:04d}"))[0]
+        for n in range(3)
+    ]
+    sids = [m.twilio_sid or "" for m in messages]
+    # Per message, in arrival order: delivered then a late sent; sent then undelivered;
+    # the same delivered twice; failed.
+    arriving = [
+        Callback(sids[0], "delivered", None),
+        Callback(sids[1], "sent", None),
+        Callback(sids[0], "sent", None),
+        Callback(sids[1], "undelivered", 30003),
+        Callback(sids[2], "delivered", None),
+        Callback(sids[2], "delivered", None),
+        Callback(sids[3], "failed", 30007),
+    ]
+    commits = [0]
+
+    def count(_connection: object) -> None:
+        commits[0] += 1
+
+    writer = status_writer(runtime)
+    event.listen(runtime.engine, "commit", count)
+    futures = [writer.submit(c) for c in arriving]
+    applied = [f.result(10) for f in futures]
+    writer.close()
+    event.remove(runtime.engine, "commit", count)
+
+    assert applied == [True, False, False, True, True, False, True]
+    assert [status_of(runtime, m.id)[0] for m in messages] == [
+        "delivered",
+        "undelivered",
+        "delivered",
+        "undelivered",
+    ]
+    assert commits[0] < len(arriving), f"{commits[0]} commits for {len(arriving)} callbacks"
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(StatusEvent)) == 6

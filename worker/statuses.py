@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -10,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from worker import audit
 from worker.db.models import Message, MessageStatus, StatusEvent
 
 log = logging.getLogger(__name__)
@@ -90,3 +93,38 @@ def apply_stored_events(session: Session, sid: str, now: datetime) -> None:
         select(StatusEvent.status, StatusEvent.error_code).where(StatusEvent.message_sid == sid)
     ):
         apply_status(session, sid, status, code, now)
+
+
+@dataclass(frozen=True)
+class Callback:
+    """One status callback as Twilio posted it."""
+
+    sid: str
+    status: str
+    error_code: int | None
+
+
+def record_callbacks(
+    session: Session, callbacks: Sequence[Callback], source: str, now: datetime
+) -> list[bool]:
+    """Store each callback once, move its message forward, audit it: whether each changed one.
+
+    Applied in MessageSid order (stable, so one message's callbacks keep their order): two
+    web processes writing batches at once then take row locks in the same order, and
+    cannot deadlock each other.
+    """
+    changed = [False] * len(callbacks)
+    for i in sorted(range(len(callbacks)), key=lambda i: callbacks[i].sid):
+        c = callbacks[i]
+        if record_event(session, c.sid, c.status, c.error_code, source, now):
+            changed[i] = apply_status(session, c.sid, c.status, c.error_code, now)
+            audit.record(
+                session,
+                "twilio",
+                "message.status",
+                message_sid=c.sid,
+                status=c.status,
+                code=c.error_code,
+                applied=changed[i],
+            )
+    return changed

@@ -17,11 +17,12 @@ from worker.health import check_database, check_queue, check_redis
 from worker.logs import configure_logging
 from worker.runtime import Runtime, build_runtime
 from worker.settings import Settings, load_settings
-from worker.web.hooks import make_inbound_endpoint, make_status_endpoint
+from worker.web.hooks import make_inbound_endpoint, make_status_endpoint, status_writer
 from worker.web.inbox import Inbox
 
-# Threads serving requests, and database connections for them: equal, so that a request
-# never waits to open a new connection (a pool smaller than the thread pool churns them).
+# Threads for the work that still runs in one (health checks, enqueueing safety texts), and
+# as many database connections, which also cover the two group-commit writers (inbound
+# texts, status callbacks): with more users than connections a pool churns them.
 WEB_THREADS = 20
 
 
@@ -35,7 +36,7 @@ def from_environment() -> Starlette:
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     require_webhook_settings(settings)
     rt = runtime or build_runtime(settings, pool_size=WEB_THREADS)
-    inbox = Inbox(rt)
+    inbox, statuses = Inbox(rt), status_writer(rt)
 
     async def healthz(_request: Request) -> JSONResponse:
         checks = await asyncio.to_thread(_health, rt)
@@ -47,11 +48,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         to_thread.current_default_thread_limiter().total_tokens = WEB_THREADS
         yield
         inbox.close()
+        statuses.close()
         rt.close()
 
     routes = [
         Route("/twilio/sms", make_inbound_endpoint(rt, inbox), methods=["POST"]),
-        Route("/twilio/status", make_status_endpoint(rt), methods=["POST"]),
+        Route("/twilio/status", make_status_endpoint(rt, statuses), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

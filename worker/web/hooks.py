@@ -7,7 +7,9 @@ that passes all three writes anything. An inbound text is committed before the a
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from typing import cast
 from urllib.parse import parse_qsl
 
@@ -23,13 +25,13 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
-from worker import audit
 from worker.db.engine import transaction
 from worker.db.models import utcnow
+from worker.groupcommit import GroupCommit
 from worker.queueing import enqueue_sends
 from worker.runtime import Runtime
 from worker.settings import Settings
-from worker.statuses import apply_status, record_event
+from worker.statuses import Callback, record_callbacks
 from worker.web.inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -124,7 +126,7 @@ def make_inbound_endpoint(rt: Runtime, inbox: Inbox):  # type: ignore[no-untyped
     return inbound_sms
 
 
-def make_status_endpoint(rt: Runtime):  # type: ignore[no-untyped-def]
+def make_status_endpoint(rt: Runtime, statuses: GroupCommit[Callback, bool]):  # type: ignore[no-untyped-def]
     async def status_callback(request: Request) -> Response:
         try:
             form = await checked_form(rt, request)
@@ -133,7 +135,8 @@ def make_status_endpoint(rt: Runtime):  # type: ignore[no-untyped-def]
         sid = str(form.get("MessageSid") or form.get("SmsSid") or "")
         status = str(form.get("MessageStatus") or form.get("SmsStatus") or "")
         if sid and status:
-            await run_in_threadpool(_record_status, rt, sid, status, _code(form.get("ErrorCode")))
+            # Group commit, like inbound texts: a busy day brings two or three callbacks per text sent.
+            await asyncio.wrap_future(statuses.submit(Callback(sid, status, _code(form.get("ErrorCode")))))
         # Always 200 once signed: Twilio retries anything else, and an unknown SID is ours to
         # reconcile, not Twilio's to resend.
         return Response(status_code=200)
@@ -141,20 +144,12 @@ def make_status_endpoint(rt: Runtime):  # type: ignore[no-untyped-def]
     return status_callback
 
 
-def _record_status(rt: Runtime, sid: str, status: str, code: int | None) -> None:
-    now = utcnow()
-    with transaction(rt.sessions) as session:
-        if record_event(session, sid, status, code, "webhook", now):
-            changed = apply_status(session, sid, status, code, now)
-            audit.record(
-                session,
-                "twilio",
-                "message.status",
-                message_sid=sid,
-                status=status,
-                code=code,
-                applied=changed,
-            )
+def status_writer(rt: Runtime) -> GroupCommit[Callback, bool]:
+    def write(callbacks: Sequence[Callback]) -> list[bool]:
+        with transaction(rt.sessions) as session:
+            return record_callbacks(session, callbacks, "webhook", utcnow())
+
+    return GroupCommit("status-writer", write)
 
 
 def _code(value: object) -> int | None:
