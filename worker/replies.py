@@ -68,8 +68,10 @@ def store_inbound_many(
     statement = _insert_new_inbound(session.get_bind().dialect.name)
     # A Core insert on the session's connection: the webhook's hot path needs no ORM
     # bookkeeping. RETURNING, not rowcount: psycopg reports -1 for INSERT ... DO NOTHING,
-    # and SQLAlchemy sends many rows as one multi-row INSERT ("insertmanyvalues").
-    result = session.connection().execute(statement, list(rows.values()))
+    # and SQLAlchemy sends many rows as one multi-row INSERT ("insertmanyvalues"). In SID
+    # order: two web processes inserting the same retried SIDs wait for each other in the
+    # same order, so they cannot deadlock.
+    result = session.connection().execute(statement, [rows[sid] for sid in sorted(rows)])
     return {sid: id_ for id_, sid in result.all()}
 
 
