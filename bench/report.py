@@ -101,7 +101,7 @@ def _webhook(webhook: dict[str, Any]) -> list[Row]:
         for offered in hook["offered"]:
             late = f"p50 {offered['p50_ms']:.1f} ms, p99 {offered['p99_ms']:.1f} ms"
             title = f"  arriving at {offered['rate']:g}/s ({offered['answered_per_second']:.0f}/s answered)"
-            rows.append((title, late, goal if offered["rate"] >= TARGETS["webhook_rps"] else ""))
+            rows.append((title, late, goal if offered["rate"] == TARGETS["webhook_rps"] else ""))
     return rows
 
 
