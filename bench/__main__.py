@@ -39,6 +39,7 @@ FULL = {
     "sqlite_sizes": [10_000, 100_000],
     "webhook": 5_000,
     "claim": 1_000,
+    "settle": 3.0,  # seconds of quiet before each step
 }
 # Each step's key in the JSON output; `--only` takes these names.
 STEPS = ("throughput", "paced", "dispatcher", "webhook", "rate_limit", "usual", "noop")
@@ -53,6 +54,7 @@ SMOKE = {
     "sqlite_sizes": [2_000],
     "webhook": 100,
     "claim": 100,
+    "settle": 0.0,
 }
 
 
@@ -101,11 +103,11 @@ def run_all(
     for name, url in databases.items():
         for step, (title, measure) in _per_database(url, redis_url, sizes, name).items():
             if step in only:
-                results.setdefault(step, {})[name] = _step(f"{title} on {name}", measure)
+                results.setdefault(step, {})[name] = _step(f"{title} on {name}", measure, sizes["settle"])
     primary = databases.get("postgresql", databases["sqlite"])
     for step, (title, measure) in _once(primary, redis_url, sizes).items():
         if step in only:
-            results[step] = _step(title, measure)
+            results[step] = _step(title, measure, sizes["settle"])
     return results
 
 
@@ -142,7 +144,11 @@ def _once(url: str, redis_url: str, sizes: dict[str, Any]) -> dict[str, tuple[st
     }
 
 
-def _step(title: str, measure: Measure) -> dict[str, Any]:
+def _step(title: str, measure: Measure, settle: float) -> dict[str, Any]:
+    # Each step starts on a settled machine: the step before may leave gigabytes of dirty
+    # pages (a dropped million-row database) whose write-back would stall this one's commits.
+    os.sync()
+    time.sleep(settle)
     print(f"== {title}", file=sys.stderr, flush=True)
     started = time.monotonic()
     figures = measure()
