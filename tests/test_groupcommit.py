@@ -9,6 +9,7 @@ from concurrent.futures import CancelledError
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from worker.errors import Busy
 from worker.groupcommit import GroupCommit
 
 
@@ -104,3 +105,44 @@ def test_close_writes_what_is_waiting_and_a_broken_write_does_not_stop_the_write
     waiting = [writer.submit(f"late{i}") for i in range(3)]
     writer.close()
     assert [f.result(0) for f in waiting] == ["late0", "late1", "late2"]
+
+
+def test_a_full_queue_refuses_more_at_once_instead_of_queueing_them() -> None:
+    recorder = Recorder()
+    writer: GroupCommit[str, str] = GroupCommit("test", recorder, max_waiting=3)
+    held_first(recorder, writer)
+    waiting = [writer.submit(f"w{i}") for i in range(3)]
+    with pytest.raises(Busy):
+        writer.submit("one too many")
+    recorder.release.set()
+    assert [f.result(5) for f in waiting] == ["W0", "W1", "W2"]
+    assert writer.submit("room again").result(5) == "ROOM AGAIN"
+    writer.close()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the point
+def test_a_writer_thread_that_died_is_started_again_and_its_callers_hear_why() -> None:
+    def dies_on_exit(items: Sequence[str]) -> list[str]:
+        if "exit" in items:
+            raise SystemExit("the thread is told to stop")
+        return list(items)
+
+    writer: GroupCommit[str, str] = GroupCommit("test", dies_on_exit)
+    doomed = writer.submit("exit")
+    with pytest.raises(SystemExit):
+        doomed.result(5)
+    assert writer.submit("after").result(5) == "after"
+    writer.close()
+
+
+def test_a_batch_whose_callers_all_gave_up_writes_nothing() -> None:
+    recorder = Recorder()
+    writer: GroupCommit[str, str] = GroupCommit("test", recorder)
+    held_first(recorder, writer)
+    gone = [writer.submit(f"gone{i}") for i in range(3)]
+    assert all(f.cancel() for f in gone)
+    recorder.release.set()
+    assert writer.submit("next").result(5) == "NEXT"
+    assert ["gone0", "gone1", "gone2"] not in recorder.batches
+    assert all("gone0" not in batch for batch in recorder.batches)
+    writer.close()

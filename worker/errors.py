@@ -23,6 +23,10 @@ class NotFound(ClinicWorkerError):
     """A row named by id does not exist."""
 
 
+class Busy(ClinicWorkerError):
+    """Too much work is already waiting (a group-commit writer's queue is full): shed this."""
+
+
 class SmsError(ClinicWorkerError):
     """Sending failed. The SMS boundary is the only place that builds one.
 

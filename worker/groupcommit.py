@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from typing import Generic, TypeVar
 
 from worker.db.engine import unavailable
+from worker.errors import Busy
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 MAX_BATCH = 100  # bounded, so that one commit (and the wait of those in it) stays short
+# Writes that may wait at once. Beyond this the database is not keeping up, and a caller
+# is better told at once (a webhook answers 503 and Twilio tries again) than queued
+# behind work whose callers have long given up.
+MAX_WAITING = 10_000
 
 
 class GroupCommit(Generic[T, R]):
@@ -37,21 +42,40 @@ class GroupCommit(Generic[T, R]):
     one item the database refuses cannot fail the others.
     """
 
-    def __init__(self, name: str, write: Callable[[Sequence[T]], Sequence[R]]) -> None:
+    def __init__(
+        self, name: str, write: Callable[[Sequence[T]], Sequence[R]], max_waiting: int = MAX_WAITING
+    ) -> None:
         self._name = name
         self._write = write
+        self._max_waiting = max_waiting
         self._queue: queue.SimpleQueue[tuple[T, Future[R]] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def submit(self, item: T) -> Future[R]:
+        """Queue `item`; raises Busy if `max_waiting` writes are waiting already.
+
+        Callers wait on the Future with a timeout: a writer stuck on a dead connection
+        must not hold them for ever."""
         future: Future[R] = Future()
         with self._lock:
-            if self._thread is None:  # started on first use: after any fork, never at import
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
+            if self._queue.qsize() >= self._max_waiting:
+                raise Busy(f"{self._name}: {self._max_waiting} writes waiting")
+            # Started on first use (after any fork, never at import), and again should the
+            # thread have died: a dead writer would leave every later caller waiting.
+            if self._thread is None or not self._thread.is_alive():
+                self._start_locked()
             self._queue.put((item, future))
         return future
+
+    def _start(self, replacing: threading.Thread) -> None:
+        with self._lock:
+            if self._thread is replacing:  # not closed meanwhile
+                self._start_locked()
+
+    def _start_locked(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
 
     def close(self) -> None:
         """Write what is waiting, then stop the thread."""
@@ -66,13 +90,17 @@ class GroupCommit(Generic[T, R]):
         while (batch := self._take()) is not None:
             # A caller that gave up (its future cancelled) needs no write.
             live = [(item, f) for item, f in batch if f.set_running_or_notify_cancel()]
+            if not live:
+                continue
             try:
                 self._settle(live)
             except Exception as exc:  # a bug in write: fail these callers, keep serving the rest
                 log.exception("batched write broke", extra={"writer": self._name})
-                for _, future in live:
-                    if not future.done():
-                        future.set_exception(exc)
+                _fail(live, exc)
+            except BaseException as exc:  # this thread is going: nobody may wait on it
+                _fail(live, exc)
+                self._start(replacing=threading.current_thread())
+                raise
 
     def _take(self) -> list[tuple[T, Future[R]]] | None:
         """The next batch: block for one entry, then take whatever else is already waiting."""
@@ -107,3 +135,9 @@ class GroupCommit(Generic[T, R]):
             return
         for (_, future), result in zip(batch, results, strict=True):
             future.set_result(result)
+
+
+def _fail(batch: list[tuple[T, Future[R]]], exc: BaseException) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)

@@ -100,12 +100,13 @@ class Runtime:
             return self._writers[name]
 
     def close(self) -> None:
+        # Sends first: a send still running may need its writer.
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         for writer in self._writers.values():
             writer.close()
         if self._replies is not None:
             self._replies.flush()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
         self.engine.dispose()
         if self.redis is not None:
             self.redis.close()
