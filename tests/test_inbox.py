@@ -6,12 +6,15 @@ import asyncio
 import uuid
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
+from starlette.testclient import TestClient
 
-from tests.webhooks import inbound_form
+from tests.webhooks import PUBLIC_URL, inbound_form, signed
 from worker.db.models import InboundMessage, SafetyAlert
 from worker.runtime import Runtime
 from worker.screening import Stored
+from worker.web import create_app
+from worker.web import inbox as inbox_module
 from worker.web.inbox import Inbox
 
 pytestmark = pytest.mark.anyio
@@ -92,3 +95,26 @@ async def test_a_text_the_database_refuses_fails_alone_and_its_batch_is_stored(r
     assert all(isinstance(r, Stored) and r.new for r in results[:-1])
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(InboundMessage)) == 20
+
+
+def test_a_text_the_database_cannot_take_in_time_gets_503_and_its_retry_is_stored_once(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inbox_module, "STORE_WAIT", 0.5)
+    pairs = inbound_form("C", "+12025550143")
+    blocker = runtime.engine.connect()
+    transaction = blocker.begin()
+    if runtime.engine.dialect.name == "postgresql":
+        blocker.execute(text("LOCK TABLE inbound_messages IN EXCLUSIVE MODE"))
+    # (on SQLite, begin() is BEGIN IMMEDIATE: the write lock is held from here)
+    try:
+        with TestClient(create_app(runtime.settings, runtime), base_url=PUBLIC_URL) as client:
+            first = client.post("/twilio/sms", **signed("/twilio/sms", pairs))
+            assert (first.status_code, first.headers["retry-after"]) == (503, "5")
+            transaction.rollback()  # the database takes writes again
+            again = client.post("/twilio/sms", **signed("/twilio/sms", pairs))
+            assert again.status_code == 200
+    finally:
+        blocker.close()
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(InboundMessage)) == 1

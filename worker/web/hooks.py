@@ -7,7 +7,6 @@ that passes all three writes anything. An inbound text is committed before the a
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import cast
@@ -27,12 +26,13 @@ from twilio.request_validator import (
 
 from worker.db.engine import transaction
 from worker.db.models import utcnow
+from worker.errors import Busy
 from worker.groupcommit import GroupCommit
 from worker.queueing import enqueue_sends
 from worker.runtime import Runtime
 from worker.settings import Settings
 from worker.statuses import Callback, record_callbacks
-from worker.web.inbox import Inbox
+from worker.web.inbox import Inbox, committed
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,12 @@ def rejection(exc: Rejected, endpoint: str) -> Response:
     return Response(exc.reason, status_code=exc.status, media_type="text/plain")
 
 
+def overloaded(exc: Exception, endpoint: str) -> Response:
+    """The database is not keeping up: nothing was promised, so say so rather than wait."""
+    log.warning("webhook not stored in time", extra={"endpoint": endpoint, "why": type(exc).__name__})
+    return Response("busy", status_code=503, media_type="text/plain", headers={"Retry-After": "5"})
+
+
 def make_inbound_endpoint(rt: Runtime, inbox: Inbox):  # type: ignore[no-untyped-def]
     async def inbound_sms(request: Request) -> Response:
         try:
@@ -114,7 +120,10 @@ def make_inbound_endpoint(rt: Runtime, inbox: Inbox):  # type: ignore[no-untyped
                 raise Rejected(400, "no MessageSid")
         except Rejected as exc:
             return rejection(exc, "sms")
-        stored = await inbox.store({k: [str(v) for v in form.getlist(k)] for k in form})
+        try:
+            stored = await inbox.store({k: [str(v) for v in form.getlist(k)] for k in form})
+        except (Busy, TimeoutError) as exc:
+            return overloaded(exc, "sms")
         # Committed: the text and any safety alert survive whatever happens next.
         if stored.urgent:
             await run_in_threadpool(enqueue_sends, rt.settings, stored.urgent, urgent=True)
@@ -136,7 +145,10 @@ def make_status_endpoint(rt: Runtime, statuses: GroupCommit[Callback, bool]):  #
         status = str(form.get("MessageStatus") or form.get("SmsStatus") or "")
         if sid and status:
             # Group commit, like inbound texts: a busy day brings two or three callbacks per text sent.
-            await asyncio.wrap_future(statuses.submit(Callback(sid, status, _code(form.get("ErrorCode")))))
+            try:
+                await committed(statuses.submit(Callback(sid, status, _code(form.get("ErrorCode")))))
+            except (Busy, TimeoutError) as exc:
+                return overloaded(exc, "status")
         # Always 200 once signed: Twilio retries anything else, and an unknown SID is ours to
         # reconcile, not Twilio's to resend.
         return Response(status_code=200)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from typing import TypeVar
 
 from worker.db.engine import transaction
 from worker.db.models import utcnow
@@ -15,6 +17,17 @@ from worker.runtime import Runtime
 from worker.screening import Stored, store_and_screen_many
 
 Form = Mapping[str, Sequence[str]]
+R = TypeVar("R")
+
+# Twilio waits 15 s for an answer. A writer stuck on a dead connection must not hold the
+# requests for ever: after this long the request is answered 503 instead (TimeoutError). A
+# write that lands later is kept, and a retry of the same MessageSid finds it stored.
+STORE_WAIT = 10.0
+
+
+async def committed(future: Future[R]) -> R:
+    """The result of a group-commit write, once committed; TimeoutError after STORE_WAIT."""
+    return await asyncio.wait_for(asyncio.wrap_future(future), STORE_WAIT)
 
 
 class Inbox:
@@ -26,7 +39,7 @@ class Inbox:
         self._writer: GroupCommit[Form, Stored] = GroupCommit("inbox-writer", self._commit)
 
     async def store(self, form: Form) -> Stored:
-        return await asyncio.wrap_future(self._writer.submit(form))
+        return await committed(self._writer.submit(form))
 
     def close(self) -> None:
         """Store what is waiting, then stop the writer."""
