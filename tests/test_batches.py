@@ -7,7 +7,7 @@ from datetime import timedelta
 from unittest import mock
 
 import redis
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select, text, update
 
 from tests.conftest import RedisServer, make_settings
 from tests.helpers import add_appointment, add_patient, in_minutes, messages_of
@@ -16,7 +16,7 @@ from worker.db.engine import transaction
 from worker.db.models import Message, Patient, utcnow
 from worker.dispatch import batch_size, claim_due
 from worker.runtime import Runtime, build_runtime
-from worker.sending import deliver_batch
+from worker.sending import _calling, deliver_batch
 from worker.sms.base import OutboundSms
 
 
@@ -173,3 +173,26 @@ def test_a_send_that_breaks_unexpectedly_is_left_for_the_sweep_and_the_others_ar
     left = [phone for status, sid, phone in rows if status == "sending" and sid is None]
     assert left == broken_to  # still held: the sweep decides once its lease runs out
     assert len(standin.accepted) == 5
+
+
+def test_a_call_mark_the_database_cannot_commit_in_time_means_the_text_is_not_sent(
+    db_url: str, redis_server: RedisServer, standin: StandIn
+) -> None:
+    runtime = build_runtime(make_settings(db_url, redis_server.url, standin.url, twilio_timeout=1.0))
+    [message_id] = _due_batch(runtime, 1)
+    with transaction(runtime.sessions) as session:
+        session.execute(update(Message).where(Message.id == message_id).values(status="sending"))
+    blocker = runtime.engine.connect()
+    held = blocker.begin()  # on SQLite, BEGIN IMMEDIATE: the write lock
+    if runtime.engine.dialect.name == "postgresql":
+        blocker.execute(text("LOCK TABLE messages IN EXCLUSIVE MODE"))
+    started = time.monotonic()
+    try:
+        assert _calling(runtime, message_id) is False  # not held: the caller hands it back
+        waited = time.monotonic() - started
+    finally:
+        held.rollback()
+        blocker.close()
+    assert 0.9 < waited < 5, f"waited {waited:.1f} s for a mark with a 1 s limit"
+    runtime.close()  # the late mark lands or not; either way nothing was sent
+    assert standin.accepted == []

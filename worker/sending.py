@@ -23,7 +23,7 @@ from worker.compose import compose
 from worker.db.engine import retry_while_unavailable, transaction, unavailable
 from worker.db.models import Appointment, Message, MessageStatus, Patient, utcnow
 from worker.dispatch import sending_lease
-from worker.errors import SmsError
+from worker.errors import Busy, SmsError
 from worker.kinds import CHECKIN, URGENT
 from worker.outcomes import SENT, Outcome, finish, hand_back, place_again, record_failure, record_sent
 from worker.questionnaires.runs import WAIT_FOR_OTHER_RUN, WAITING_REASON, open_run
@@ -78,10 +78,19 @@ def _calling(rt: Runtime, message_id: int) -> bool:
     the process's concurrent sends share commits (group commit): on SQLite a commit each
     queued the send threads of every process behind its single write lock.
     """
+    marks = rt.writer("call-marks", partial(_mark_calling, rt.engine))
     try:
-        return rt.writer("call-marks", partial(_mark_calling, rt.engine)).submit(message_id).result()
+        # Bounded: a writer stuck on a dead connection must not hold the send for ever. A
+        # mark that lands after we gave up matches only a row still `sending`: at worst a
+        # later holder's row looks called already, and is settled as ambiguous, never resent.
+        return marks.submit(message_id).result(timeout=rt.settings.twilio_timeout)
+    except TimeoutError:
+        log.warning(
+            "not sent: the call-started mark was not committed in time", extra={"message_id": message_id}
+        )
+        return False
     except Exception as exc:
-        if unavailable(exc):
+        if unavailable(exc) or isinstance(exc, Busy):
             return False  # not called: handed back below, sent once the database answers
         raise
 
