@@ -24,6 +24,17 @@ _SQLITE_PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
 )
 
+# A connection that dies without a reset (a failover, a network partition) must fail within
+# about a minute rather than hang: a group-commit writer blocked on it would hold every
+# write queued behind it. libpq's TCP keepalives and user timeout do that below SQL.
+_PG_CONNECT = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     # A failed statement's parameters (numbers, texts) must not reach a log via the error.
@@ -35,6 +46,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # writers deadlock on upgrade; we emit BEGIN IMMEDIATE ourselves instead.
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    if url.startswith("postgresql"):
+        kwargs["connect_args"] = {**_PG_CONNECT, **kwargs.get("connect_args", {})}
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
