@@ -124,8 +124,7 @@ class GroupCommit(Generic[T, R]):
             results = self._write([item for item, _ in batch])
         except Exception as exc:
             if unavailable(exc) or len(batch) == 1:
-                for _, future in batch:
-                    future.set_exception(exc)
+                _fail(batch, exc)
                 return
             log.warning(
                 "batched write failed; writing one by one", extra={"writer": self._name, "count": len(batch)}
