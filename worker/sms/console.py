@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TextIO
@@ -12,8 +12,7 @@ from typing import TextIO
 from worker.privacy import mask_phone
 from worker.sms.base import OutboundSms, ProviderMessage
 
-_counter = itertools.count(1)
-_lock = threading.Lock()
+_lock = threading.Lock()  # one line per SMS, even from many sending threads
 
 
 class ConsoleSender:
@@ -25,7 +24,9 @@ class ConsoleSender:
 
     def send(self, sms: OutboundSms) -> str:
         with _lock:
-            sid = f"CONSOLE{next(_counter):08d}"
+            # Random, not a counter: every prefork child and every restarted worker would
+            # count from 1 again, and the stored SIDs are unique.
+            sid = f"CONSOLE{uuid.uuid4().hex}"
             stream = self._stream or sys.stdout
             stream.write(f"[sms {sid} to {mask_phone(sms.to)}] {sms.body}\n")
             stream.flush()
