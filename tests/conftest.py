@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -236,7 +236,10 @@ def sqlite_sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
 class Proc:
     """A clinic-worker child process (worker, beat, web) with its output kept in a file."""
 
+    started: list[Proc] = []  # this test's processes, for the report of a failure
+
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        Proc.started.append(self)
         self.log = log
         self._file = log.open("wb")
         self.process = subprocess.Popen(
@@ -249,6 +252,14 @@ class Proc:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def summary(self, lines: int = 60) -> str:
+        """Running or exit code, and the log's tail without the per-send lines that would
+        fill it: what a failure needs to tell a hang from a death."""
+        code = self.process.poll()
+        state = "running" if code is None else f"exited {code}"
+        kept = [line for line in self.output().splitlines() if '"msg": "message sent"' not in line]
+        return f"--- {self.log.name} ({state})\n" + "\n".join(kept[-lines:])
 
     def wait_for(self, needle: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -269,6 +280,17 @@ class Proc:
                 self.process.kill()
                 self.process.wait()
         self._file.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """A failed test that started processes reports each one's state and log."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "setup":
+        Proc.started = []
+    elif report.failed and Proc.started:
+        report.sections.append(("clinic-worker processes", "\n".join(p.summary() for p in Proc.started)))
 
 
 @pytest.fixture

@@ -73,15 +73,7 @@ class Cluster:
         return row
 
     def logs(self) -> str:
-        """Each process's state and the tail of its log, without the per-send lines that
-        would otherwise fill it: what a failed scenario needs to tell a hang from a death."""
-        parts = []
-        for p in self.procs:
-            code = p.process.poll()
-            state = "running" if code is None else f"exited {code}"
-            lines = [line for line in p.output().splitlines() if '"msg": "message sent"' not in line]
-            parts.append(f"--- {p.log.name} ({state})\n" + "\n".join(lines[-40:]))
-        return "\n".join(parts)
+        return "\n".join(p.summary(40) for p in self.procs)
 
 
 @contextlib.contextmanager
