@@ -118,3 +118,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 app.add_defaults(lambda: celery_config(settings_of(app)))
+
+
+def _add_watchdog(celery: Celery) -> None:
+    # A step of every worker's consumer; it does nothing until a worker starts consuming.
+    from worker.watchdog import ConsumerWatchdog
+
+    celery.steps["consumer"].add(ConsumerWatchdog)
+
+
+_add_watchdog(app)

@@ -47,8 +47,8 @@ class Cluster:
         self.procs.append(proc)
         return proc
 
-    def worker(self, name: str = "worker", concurrency: int = 4) -> Proc:
-        proc = self.start(name, "worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h")
+    def worker(self, name: str = "worker", concurrency: int = 4, *extra: str) -> Proc:
+        proc = self.start(name, "worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h", *extra)
         proc.wait_for("ready", timeout=60)
         return proc
 
