@@ -118,6 +118,10 @@ class TwilioSender:
             settings.twilio_auth_token.get_secret_value(),
             http_client=http,
         )
+        # Resolved now, not at the first send: the client imports its API modules on first
+        # use, under Python's import lock, and the send threads that queue behind that lock
+        # (for a few hundred ms) would then reach Twilio all at once, over the rate limit.
+        self._messages = self._client.api.v2010.account.messages
 
     def send(self, sms: OutboundSms) -> str:
         params: dict[str, Any] = {"to": sms.to, "body": sms.body}
@@ -130,7 +134,7 @@ class TwilioSender:
         if sms.validity_period:
             params["validity_period"] = sms.validity_period
         try:
-            message = self._client.messages.create(**params)
+            message = self._messages.create(**params)
         except TwilioRestException as exc:
             raise classify_rest_error(exc.status, exc.code) from None
         except requests.RequestException as exc:
