@@ -78,7 +78,6 @@ class ConsumerWatchdog(bootsteps.StartStopStep):  # type: ignore[misc]
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def start(self, c: Any) -> None:
         from worker.celery_app import settings_of
@@ -88,10 +87,10 @@ class ConsumerWatchdog(bootsteps.StartStopStep):  # type: ignore[misc]
             return  # no event loop to restart (solo pool), or no Redis to look at
         self._stop = threading.Event()
         queues = [queue.name for queue in c.task_consumer.queues]
-        self._thread = threading.Thread(
+        # Not joined: stop() only sets the event, and the thread ends at its next wake-up.
+        threading.Thread(
             target=self._watch, args=(c, url, queues, self._stop), name="consumer-watchdog", daemon=True
-        )
-        self._thread.start()
+        ).start()
 
     def stop(self, c: Any) -> None:
         self._stop.set()  # the thread ends at its next wake-up; nothing waits for it

@@ -89,17 +89,23 @@ def _numbers(sessions: sessionmaker[Session], ids: list[int]) -> dict[int, str]:
         return {mid: to or ph for mid, to, ph in rows}
 
 
-def unsettled(sessions: sessionmaker[Session], ids: list[int], now: datetime | None = None) -> int:
-    """Messages not yet in a final state (planned rows count only once they are due)."""
-    now = now or utcnow()
+def unsettled(sessions: sessionmaker[Session], ids: list[int], due_by: datetime | None = None) -> int:
+    """Messages not yet in a final state; planned rows count only if due by `due_by` (now)."""
+    due_by = due_by or utcnow()
     with sessions() as session:
         rows = session.execute(select(Message.status, Message.due_at).where(Message.id.in_(ids)))
-        return sum(1 for status, due in rows if status not in FINAL and not (status == "planned" and due > now))
+        return sum(
+            1 for status, due in rows if status not in FINAL and not (status == "planned" and due > due_by)
+        )
 
 
 def wait_settled(sessions: sessionmaker[Session], ids: list[int], timeout: float) -> float:
     started = time.monotonic()
-    while unsettled(sessions, ids):
+    # Rows falling due within the wait must be settled by its end. Counting only rows due
+    # already let a batch planned half a second ahead look settled at the first look, and
+    # a scenario then counted all of it lost without waiting at all.
+    due_by = utcnow() + timedelta(seconds=timeout)
+    while unsettled(sessions, ids, due_by):
         if time.monotonic() - started > timeout:
             break  # the tally reports what is still open as lost
         time.sleep(0.5)

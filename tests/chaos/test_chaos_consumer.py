@@ -14,12 +14,7 @@ from tests.chaos.conftest import Cluster
 from tests.chaos.test_chaos import check, due_batch, finish
 from tests.helpers import eventually
 
-pytestmark = [
-    pytest.mark.chaos,
-    # Not yet reliable: in 2 of 4 fresh-clone CI runs the watchdog never fired (0 of 100 sent),
-    # for a reason not yet found. Kept so the next session can run it by hand.
-    pytest.mark.skip(reason="watchdog did not fire in 2 of 4 CI runs; under investigation (#8)"),
-]
+pytestmark = pytest.mark.chaos
 
 
 def test_worker_that_stops_taking_tasks_restarts_its_consumer_and_sends_everything(cluster: Cluster) -> None:
