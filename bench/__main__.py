@@ -33,7 +33,7 @@ FULL = {
     "paced": 6_000,
     "paced_rate": 300.0,
     "rate_messages": 1_500,
-    "usual": 1_000,
+    "usual": 10_000,  # the same count as the burst: the reference (about 17 minutes)
     "noop": 5_000,
     "sizes": [10_000, 100_000, 1_000_000],
     "sqlite_sizes": [10_000, 100_000],
@@ -75,8 +75,18 @@ def main() -> None:
         metavar="STEP",
         help=f"run only this step (repeatable): {', '.join(STEPS)}; ratios need usual",
     )
+    parser.add_argument(
+        "--usual-count",
+        type=int,
+        metavar="N",
+        help=f"send N the usual way for the reference (default {FULL['usual']:,}, as many as the burst)",
+    )
     args = parser.parse_args()
-    sizes = SMOKE if args.smoke else FULL
+    sizes = dict(SMOKE if args.smoke else FULL)
+    if args.usual_count is not None:
+        if args.usual_count < 1:
+            parser.error("--usual-count must be at least 1")
+        sizes["usual"] = args.usual_count
     started = time.monotonic()
     with _redis(args.redis_url) as redis_url, tempfile.TemporaryDirectory() as scratch:
         databases = {"sqlite": f"sqlite:///{Path(scratch) / 'bench.sqlite3'}"}

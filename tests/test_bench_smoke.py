@@ -49,3 +49,10 @@ def test_the_benchmark_runs_end_to_end_and_reports_every_figure(
         "no-op Celery task",
     ):
         assert line in result.stdout
+
+
+def test_a_reference_count_below_one_is_refused() -> None:
+    command = [sys.executable, "-m", "bench", "--usual-count", "0"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith("--usual-count must be at least 1")
