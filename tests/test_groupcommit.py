@@ -127,10 +127,15 @@ def test_a_writer_thread_that_died_is_started_again_and_its_callers_hear_why() -
             raise SystemExit("the thread is told to stop")
         return list(items)
 
-    writer: GroupCommit[str, str] = GroupCommit("test", dies_on_exit)
+    writer: GroupCommit[str, str] = GroupCommit("dying-writer", dies_on_exit)
     doomed = writer.submit("exit")
+    dying = [t for t in threading.enumerate() if t.name == "dying-writer"]
     with pytest.raises(SystemExit):
         doomed.result(5)
+    # The callers hear first and the thread raises after: wait for it here, or pytest
+    # reports its exception against whichever test is running when it lands.
+    for thread in dying:
+        thread.join(5)
     assert writer.submit("after").result(5) == "after"
     writer.close()
 
