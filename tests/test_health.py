@@ -23,7 +23,9 @@ def _stick(sessions: sessionmaker[Session], settings: Settings) -> None:
     """A reminder due ten minutes ago and never claimed, one whose task was lost long ago
     (queued, lease run out), and one held in `sending` past its lease."""
     patient = add_patient(sessions, settings)
-    appointments = [add_appointment(sessions, settings, patient, in_minutes(days * 24 * 60)) for days in (9, 10)]
+    appointments = [
+        add_appointment(sessions, settings, patient, in_minutes(days * 24 * 60)) for days in (9, 10)
+    ]
     first, second, third = [m for a in appointments for m in messages_of(sessions, a)][:3]
     now = utcnow()
     long_ago = now - timedelta(minutes=10)

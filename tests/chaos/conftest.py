@@ -48,7 +48,9 @@ class Cluster:
         return proc
 
     def worker(self, name: str = "worker", concurrency: int = 4, *extra: str) -> Proc:
-        proc = self.start(name, "worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h", *extra)
+        proc = self.start(
+            name, "worker", "--concurrency", str(concurrency), "--hostname", f"{name}@%h", *extra
+        )
         proc.wait_for("ready", timeout=60)
         return proc
 
@@ -115,7 +117,9 @@ def cluster(tmp_path: Path, private_redis: RedisServer, standin: StandIn) -> Ite
             # (busy) test process: under a burst it answers in seconds, not milliseconds.
             twilio_timeout=5.0,
         )
-        cluster = Cluster(settings, session_factory(make_engine(url)), standin, private_redis, tmp_path, proxy)
+        cluster = Cluster(
+            settings, session_factory(make_engine(url)), standin, private_redis, tmp_path, proxy
+        )
         try:
             yield cluster
         finally:

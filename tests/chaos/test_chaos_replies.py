@@ -51,7 +51,10 @@ def test_replies_posted_while_redis_is_down_are_all_answered_once_when_it_return
     # Twilio retries a webhook it thinks failed: every text arrives twice.
     requests = [signed("/twilio/sms", form) for form in forms + forms]
     random.Random(7).shuffle(requests)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15) as client, ThreadPoolExecutor(8) as pool:
+    with (
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15) as client,
+        ThreadPoolExecutor(8) as pool,
+    ):
         answers = list(pool.map(lambda r: client.post("/twilio/sms", **r).status_code, requests))
     assert answers == [200] * len(requests), "a reply must be stored and answered even without Redis"
     with cluster.sessions() as session:
@@ -100,7 +103,9 @@ def test_reschedules_and_cancels_racing_the_dispatcher_never_send_a_stale_remind
         time.sleep(0.015)
         with transaction(cluster.sessions) as session:
             if n % 2:
-                clinic.cancel_appointment(session, cluster.settings, appointment_id, actor="chaos", now=utcnow())
+                clinic.cancel_appointment(
+                    session, cluster.settings, appointment_id, actor="chaos", now=utcnow()
+                )
             else:
                 clinic.reschedule_appointment(
                     session, cluster.settings, appointment_id, later, actor="chaos", now=utcnow()
