@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import DataError
 from starlette.testclient import TestClient
 
 from tests.helpers import messages_of
@@ -170,3 +173,39 @@ def test_callbacks_arriving_together_share_commits_and_keep_each_messages_order(
     assert commits[0] < len(arriving), f"{commits[0]} commits for {len(arriving)} callbacks"
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(StatusEvent)) == 6
+
+
+def test_a_batch_written_again_one_by_one_logs_each_status_change_once(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite stores a NUL character; PostgreSQL's text columns refuse it")
+    caplog.set_level(logging.INFO)
+    sids = [
+        messages_of(runtime.sessions, reminded_appointment(runtime, f"+1202555{4200 + n:04d}"))[0].twilio_sid
+        or ""
+        for n in range(4)
+    ]
+    # Sorted last in its batch, so the others are applied (and were once logged) before it fails.
+    refused = Callback("SMzzzz\x00", "delivered", None)
+    writer = status_writer(runtime)
+    blocker = runtime.engine.connect()
+    held = blocker.begin()
+    blocker.execute(text("LOCK TABLE status_events IN EXCLUSIVE MODE"))
+    try:
+        first = writer.submit(Callback("SM" + "0" * 32, "sent", None))  # taken alone, waits on the lock
+        time.sleep(0.3)
+        together = [writer.submit(Callback(sid, "delivered", None)) for sid in sids] + [
+            writer.submit(refused)
+        ]
+    finally:
+        held.rollback()
+        blocker.close()
+    assert first.result(10) is False  # an unknown SID: kept, nothing to move
+    assert [f.result(10) for f in together[:-1]] == [True] * 4
+    with pytest.raises(DataError):
+        together[-1].result(10)
+    writer.close()
+
+    assert "batched write failed; writing one by one" in caplog.messages
+    assert caplog.messages.count("delivery status") == 4

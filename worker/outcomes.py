@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from worker import audit
 from worker.backoff import backoff_seconds
 from worker.clinic import cancel_pending_for_patient
+from worker.db.aftercommit import log_on_commit
 from worker.db.models import Message, MessageStatus, Patient, StatusEvent
 from worker.errors import SmsError
 from worker.questionnaires.runs import WAITING_REASON
@@ -103,10 +104,14 @@ def record_failure(
             reason=f"retrying: {exc}",
             lease_until=now + timedelta(seconds=delay),
         )
-        log.warning("send failed, will retry", extra={"message_id": message.id, "code": exc.code})
+        log_on_commit(
+            session, log, logging.WARNING, "send failed, will retry", message_id=message.id, code=exc.code
+        )
         return Outcome(MessageStatus.QUEUED, str(exc), retry_in=delay)
     finish(session, message.id, now, status=status, reason=reason, error_code=exc.code)
-    log.warning("send failed", extra={"message_id": message.id, "status": str(status), "code": exc.code})
+    log_on_commit(
+        session, log, logging.WARNING, "send failed", message_id=message.id, status=str(status), code=exc.code
+    )
     return Outcome(status, reason)
 
 
@@ -145,7 +150,7 @@ def place_again(
         original_due_at=message.original_due_at or message.due_at,
         adjust_reason=note,
     )
-    log.info("message placed again", extra={"message_id": message.id})
+    log_on_commit(session, log, logging.INFO, "message placed again", message_id=message.id)
     return Outcome(MessageStatus.PLANNED, reason)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from worker import audit
 from worker.clinic import cancel_pending_for_patient, replan_patient
+from worker.db.aftercommit import log_on_commit
 from worker.db.models import (
     ACTIVE_APPOINTMENT,
     Appointment,
@@ -169,7 +170,7 @@ def process_inbound(
         entity="inbound",
         entity_id=inbound.id,
     )
-    log.info("reply processed", extra={"inbound_id": inbound.id, "kind": result.kind})
+    log_on_commit(session, log, logging.INFO, "reply processed", inbound_id=inbound.id, kind=result.kind)
     return result
 
 

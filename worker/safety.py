@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from worker import audit
+from worker.db.aftercommit import log_on_commit
 from worker.db.models import Patient, SafetyAlert
 from worker.errors import InputError, NotFound
 from worker.kinds import SAFETY, SAFETY_NOTICE
@@ -68,7 +69,7 @@ def raise_alert(
         entity_id=alert_id,
         source=source,
     )
-    log.warning("SAFETY ALERT raised", extra={"alert_id": alert_id, "source": source})
+    log_on_commit(session, log, logging.WARNING, "SAFETY ALERT raised", alert_id=alert_id, source=source)
     ids = []
     if patient is not None or reply_to:
         ids.append(
@@ -145,9 +146,13 @@ def repeat_unacknowledged(session: Session, settings: Settings, now: datetime) -
     ids = []
     for alert in due:
         ids += _notify_oncall(session, settings, alert, now)
-        log.warning(
+        log_on_commit(
+            session,
+            log,
+            logging.WARNING,
             "SAFETY ALERT still open: on-call texted again",
-            extra={"alert_id": alert.id, "times": alert.notified_count},
+            alert_id=alert.id,
+            times=alert.notified_count,
         )
     return ids
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from worker.compose import compose
+from worker.db.aftercommit import log_on_commit
 from worker.db.engine import retry_while_unavailable, transaction, unavailable
 from worker.db.models import Appointment, Message, MessageStatus, Patient, utcnow
 from worker.dispatch import sending_lease
@@ -274,7 +275,7 @@ def _check(
     reason = skip_reason(rt.settings, message, patient, appointment, now)
     if reason is not None:
         finish(session, message.id, now, status=MessageStatus.SKIPPED, reason=reason)
-        log.info("message skipped", extra={"message_id": message.id, "reason": reason})
+        log_on_commit(session, log, logging.INFO, "message skipped", message_id=message.id, reason=reason)
         return Outcome(MessageStatus.SKIPPED, reason)
     assert patient is not None or message.to_number is not None
     held = quiet_now(rt.settings, session, message, patient.timezone, appointment, now) if patient else None

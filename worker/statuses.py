@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from worker import audit
+from worker.db.aftercommit import log_on_commit
 from worker.db.models import Message, MessageStatus, StatusEvent
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def apply_status(
     )
     changed = bool(result.rowcount)  # type: ignore[attr-defined]
     if changed:
-        log.info("delivery status", extra={"status": str(target), "code": error_code})
+        log_on_commit(session, log, logging.INFO, "delivery status", status=str(target), code=error_code)
     return changed
 
 
