@@ -14,9 +14,10 @@ from tests.helpers import add_appointment, add_patient, in_minutes, messages_of
 from tests.twilio_standin import StandIn
 from worker.db.engine import transaction
 from worker.db.models import Message, Patient, utcnow
-from worker.dispatch import batch_size, claim_due
+from worker.dispatch import batch_size, claim_due, expire_stuck_sending
+from worker.outcomes import LOST_HOLD
 from worker.runtime import Runtime, build_runtime
-from worker.sending import _calling, deliver_batch
+from worker.sending import _calling, begin_batch, deliver_batch
 from worker.sms.base import OutboundSms
 
 
@@ -180,15 +181,18 @@ def test_a_call_mark_the_database_cannot_commit_in_time_means_the_text_is_not_se
 ) -> None:
     runtime = build_runtime(make_settings(db_url, redis_server.url, standin.url, twilio_timeout=1.0))
     [message_id] = _due_batch(runtime, 1)
+    lease = utcnow() + timedelta(minutes=1)
     with transaction(runtime.sessions) as session:
-        session.execute(update(Message).where(Message.id == message_id).values(status="sending"))
+        session.execute(
+            update(Message).where(Message.id == message_id).values(status="sending", lease_until=lease)
+        )
     blocker = runtime.engine.connect()
     held = blocker.begin()  # on SQLite, BEGIN IMMEDIATE: the write lock
     if runtime.engine.dialect.name == "postgresql":
         blocker.execute(text("LOCK TABLE messages IN EXCLUSIVE MODE"))
     started = time.monotonic()
     try:
-        assert _calling(runtime, message_id) is False  # not held: the caller hands it back
+        assert _calling(runtime, message_id, lease) is False  # not held: the caller hands it back
         waited = time.monotonic() - started
     finally:
         held.rollback()
@@ -196,3 +200,45 @@ def test_a_call_mark_the_database_cannot_commit_in_time_means_the_text_is_not_se
     assert 0.9 < waited < 5, f"waited {waited:.1f} s for a mark with a 1 s limit"
     runtime.close()  # the late mark lands or not; either way nothing was sent
     assert standin.accepted == []
+
+
+def test_a_worker_that_stalls_past_its_lease_sends_nothing_and_leaves_the_next_holders_row_alone(
+    db_url: str, redis_server: RedisServer, standin: StandIn
+) -> None:
+    runtime = build_runtime(
+        make_settings(db_url, redis_server.url, standin.url, send_rate=1.0, twilio_timeout=1.0)
+    )
+    [message_id] = _due_batch(runtime, 1)
+    assert runtime.limiter.reserve(0)[0]  # this second's slot is gone: the send waits for the next
+    later = utcnow() + timedelta(seconds=60)  # past this worker's lease (3 x 1 s + 25 s)
+    next_holder: list[object] = []
+
+    def stalls_past_its_lease(seconds: float) -> None:
+        # While this worker is frozen: the sweep finds its lease run out and queues the
+        # row again (no call had started), the dispatcher takes it, another worker claims it.
+        expire_stuck_sending(runtime.sessions, later)
+        assert claim_due(
+            runtime.sessions, later + timedelta(seconds=1), 10, runtime.settings.claim_lease
+        ) == [message_id]
+        with transaction(runtime.sessions) as session:
+            _, prepared = begin_batch(session, runtime, [message_id], later, timedelta(minutes=1))
+        next_holder.append(prepared[message_id])
+        time.sleep(seconds)
+
+    runtime.sleep = stalls_past_its_lease
+    try:
+        outcomes = deliver_batch(runtime, [message_id])
+    finally:
+        runtime.close()
+
+    assert isinstance(next_holder[0], OutboundSms), next_holder
+    assert outcomes == {message_id: LOST_HOLD}
+    assert standin.accepted == []  # only the next holder may send it
+    with runtime.sessions() as session:
+        row = session.get_one(Message, message_id)
+    assert (row.status, row.lease_until, row.call_started_at, row.attempts) == (
+        "sending",
+        later + timedelta(minutes=1),
+        None,
+        1,
+    )

@@ -33,6 +33,9 @@ class Outcome:
 
 
 SENT = Outcome(MessageStatus.SENT)
+# Handed back by a worker that stalled past its lease: the row was queued again (and maybe
+# claimed by another worker) meanwhile, so this worker changed nothing.
+LOST_HOLD = Outcome("not-held", "not sent: the lease ran out and the row is no longer this worker's")
 HAND_BACK = timedelta(seconds=5)
 
 # One statement for a whole batch of SIDs (executemany). A call that outlived its lease was
@@ -116,20 +119,31 @@ def record_failure(
 
 
 def hand_back(
-    session: Session, message_id: int, now: datetime, reason: str = "waiting for a send slot"
+    session: Session,
+    message_id: int,
+    now: datetime,
+    held_until: datetime,
+    reason: str = "waiting for a send slot",
 ) -> Outcome:
     """Not sent after all (no send slot came in time, or the database did not answer):
-    queued again, not counted as an attempt, for the dispatcher to take after a pause."""
-    finish(
+    queued again, not counted as an attempt, for the dispatcher to take after a pause.
+
+    Only while the row is still held under the claim whose lease ends at `held_until`: a
+    worker that stalled past its lease must not queue again a row another worker holds.
+    """
+    still_held = finish(
         session,
         message_id,
         now,
+        held_until=held_until,
         status=MessageStatus.QUEUED,
         attempts=Message.attempts - 1,
         lease_until=now + HAND_BACK,
         call_started_at=None,  # the call never started: the next try is no ambiguous resend
         reason=reason,
     )
+    if not still_held:
+        return LOST_HOLD
     return Outcome(MessageStatus.QUEUED, reason, retry_in=HAND_BACK.total_seconds())
 
 
@@ -163,12 +177,19 @@ def _opt_out_at_provider(session: Session, patient_id: int, now: datetime) -> No
     cancel_pending_for_patient(session, patient_id, "patient opted out (Twilio 21610)")
 
 
-def finish(session: Session, message_id: int, now: datetime, **values: object) -> None:
-    """Move a row this worker holds in `sending` to its next state."""
+def finish(
+    session: Session, message_id: int, now: datetime, held_until: datetime | None = None, **values: object
+) -> bool:
+    """Move a row this worker holds in `sending` to its next state (with `held_until`: only
+    if it is still held under the claim whose lease ends then); whether it moved."""
     values.setdefault("lease_until", None)
-    session.execute(
+    held = [Message.id == message_id, Message.status == MessageStatus.SENDING]
+    if held_until is not None:
+        held.append(Message.lease_until == held_until)
+    result = session.execute(
         update(Message)
-        .where(Message.id == message_id, Message.status == MessageStatus.SENDING)
+        .where(*held)
         .values(updated_at=now, **values)
         .execution_options(synchronize_session=False)
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -59,20 +59,28 @@ def deliver_batch(rt: Runtime, ids: list[int], clock: Callable[[], datetime] = u
     ids = sorted(set(ids))
     # Held in `sending` through the wait for a send slot and the provider call.
     hold = sending_lease(rt.settings.twilio_timeout) + timedelta(seconds=RATE_WAIT)
+    now = clock()
+    # The claim's lease end doubles as this holder's token: if this process stalls past
+    # it, the sweep queues the row again and a later claim sets another. Every later write
+    # of ours that could touch a row another worker now holds is conditional on it.
+    held_until = now + hold
     with transaction(rt.sessions) as session:
-        messages, prepared = begin_batch(session, rt, ids, clock(), hold)
+        messages, prepared = begin_batch(session, rt, ids, now, hold)
     outcomes = {i: p for i, p in prepared.items() if isinstance(p, Outcome)}
     to_send = {i: p for i, p in prepared.items() if isinstance(p, OutboundSms)}
     # A safety text never waits behind the morning's reminders, nor takes their slots.
     metered = {i for i in to_send if messages[i].kind not in URGENT}
-    results = _send_all(rt, to_send, metered=metered)
+    results = _send_all(rt, to_send, metered, held_until)
     # Twilio has these; their SIDs exist only in this process until they are committed.
-    outcomes.update(retry_while_unavailable(lambda: _record(rt, messages, results, clock()), _window(rt)))
+    outcomes.update(
+        retry_while_unavailable(lambda: _record(rt, messages, results, clock(), held_until), _window(rt))
+    )
     return outcomes
 
 
-def _calling(rt: Runtime, message_id: int) -> bool:
-    """Record that the provider call starts now, if this worker still holds the row.
+def _calling(rt: Runtime, message_id: int, held_until: datetime) -> bool:
+    """Record that the provider call starts now, if this worker still holds the row (it is
+    `sending` with the lease this worker's claim set: see deliver_batch).
 
     Committed before the call: should the worker die, the sweep can tell a text that may
     have reached Twilio (ambiguous) from one that cannot have (queued again). The marks of
@@ -82,9 +90,9 @@ def _calling(rt: Runtime, message_id: int) -> bool:
     marks = rt.writer("call-marks", partial(_mark_calling, rt.engine))
     try:
         # Bounded: a writer stuck on a dead connection must not hold the send for ever. A
-        # mark that lands after we gave up matches only a row still `sending`: at worst a
-        # later holder's row looks called already, and is settled as ambiguous, never resent.
-        return marks.submit(message_id).result(timeout=rt.settings.twilio_timeout)
+        # mark that lands after we gave up matches only this claim's row, and only until
+        # the row is handed back (which moves its lease): it can never mark a later holder's.
+        return marks.submit((message_id, held_until)).result(timeout=rt.settings.twilio_timeout)
     except TimeoutError:
         log.warning(
             "not sent: the call-started mark was not committed in time", extra={"message_id": message_id}
@@ -96,17 +104,28 @@ def _calling(rt: Runtime, message_id: int) -> bool:
         raise
 
 
-def _mark_calling(engine: Engine, message_ids: Sequence[int]) -> list[bool]:
+def _mark_calling(engine: Engine, claims: Sequence[tuple[int, datetime]]) -> list[bool]:
+    """Mark the (message id, lease) claims as calling now; whether each row was still held."""
+    by_lease: dict[datetime, list[int]] = {}
+    for message_id, held_until in claims:
+        by_lease.setdefault(held_until, []).append(message_id)
+    held: set[int] = set()
     with engine.begin() as connection:
-        held = set(
-            connection.execute(
-                update(Message)
-                .where(Message.id.in_(message_ids), Message.status == MessageStatus.SENDING)
-                .values(call_started_at=utcnow())
-                .returning(Message.id)
-            ).scalars()
-        )
-    return [i in held for i in message_ids]
+        # One statement per claim (a batch's texts share one): few, whatever the count.
+        for held_until, message_ids in by_lease.items():
+            held.update(
+                connection.execute(
+                    update(Message)
+                    .where(
+                        Message.id.in_(message_ids),
+                        Message.status == MessageStatus.SENDING,
+                        Message.lease_until == held_until,
+                    )
+                    .values(call_started_at=utcnow())
+                    .returning(Message.id)
+                ).scalars()
+            )
+    return [message_id in held for message_id, _ in claims]
 
 
 def take_slot(rt: Runtime, give_up_at: float, before_call: Callable[[], bool]) -> bool | None:
@@ -137,10 +156,12 @@ def take_slot(rt: Runtime, give_up_at: float, before_call: Callable[[], bool]) -
             return True
 
 
-def _send_all(rt: Runtime, to_send: dict[int, OutboundSms], metered: set[int]) -> dict[int, Result]:
+def _send_all(
+    rt: Runtime, to_send: dict[int, OutboundSms], metered: set[int], held_until: datetime
+) -> dict[int, Result]:
     def send_one(message_id: int, sms: OutboundSms) -> Result:
         def mark() -> bool:
-            return _calling(rt, message_id)
+            return _calling(rt, message_id, held_until)
 
         try:
             held = take_slot(rt, time.monotonic() + RATE_WAIT, mark) if message_id in metered else mark()
@@ -183,22 +204,32 @@ def _window(rt: Runtime) -> float:
 
 
 def _record(
-    rt: Runtime, messages: dict[int, Message], results: dict[int, str | SmsError], now: datetime
+    rt: Runtime,
+    messages: dict[int, Message],
+    results: dict[int, str | SmsError],
+    now: datetime,
+    held_until: datetime,
 ) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
     sids = {i: r for i, r in results.items() if isinstance(r, str) and r not in _MARKERS}
     with transaction(rt.sessions) as session:
         record_sent(session, messages, sids, now)
         for message_id, result in results.items():
+            # Not sent: back to the queue, but only a row this claim still holds. After a
+            # stall past the lease, the row may be another worker's, mid-send.
             if result is NO_SLOT:
-                outcomes[message_id] = hand_back(session, message_id, now)
+                outcomes[message_id] = hand_back(session, message_id, now, held_until)
             elif result is NOT_HELD:
                 outcomes[message_id] = hand_back(
-                    session, message_id, now, "not sent: the database did not answer"
+                    session,
+                    message_id,
+                    now,
+                    held_until,
+                    "not sent: no longer held, or the database did not answer",
                 )
             elif result is NOT_STARTED:
                 outcomes[message_id] = hand_back(
-                    session, message_id, now, "not sent: the rate limiter or the database failed"
+                    session, message_id, now, held_until, "not sent: the rate limiter or the database failed"
                 )
             elif result is UNKNOWN:
                 outcomes[message_id] = Outcome(MessageStatus.SENDING, "left for the sweep")
