@@ -221,7 +221,7 @@ def test_a_worker_that_stalls_past_its_lease_sends_nothing_and_leaves_the_next_h
             runtime.sessions, later + timedelta(seconds=1), 10, runtime.settings.claim_lease
         ) == [message_id]
         with transaction(runtime.sessions) as session:
-            _, prepared = begin_batch(session, runtime, [message_id], later, timedelta(minutes=1))
+            _, prepared = begin_batch(session, runtime, [message_id], later, later + timedelta(minutes=1))
         next_holder.append(prepared[message_id])
         time.sleep(seconds)
 

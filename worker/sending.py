@@ -65,7 +65,7 @@ def deliver_batch(rt: Runtime, ids: list[int], clock: Callable[[], datetime] = u
     # of ours that could touch a row another worker now holds is conditional on it.
     held_until = now + hold
     with transaction(rt.sessions) as session:
-        messages, prepared = begin_batch(session, rt, ids, now, hold)
+        messages, prepared = begin_batch(session, rt, ids, now, held_until)
     outcomes = {i: p for i, p in prepared.items() if isinstance(p, Outcome)}
     to_send = {i: p for i, p in prepared.items() if isinstance(p, OutboundSms)}
     # A safety text never waits behind the morning's reminders, nor takes their slots.
@@ -243,9 +243,10 @@ def _record(
 
 
 def begin_batch(
-    session: Session, rt: Runtime, ids: list[int], now: datetime, hold: timedelta
+    session: Session, rt: Runtime, ids: list[int], now: datetime, held_until: datetime
 ) -> tuple[dict[int, Message], dict[int, OutboundSms | Outcome]]:
-    """Claim the rows (queued -> sending) and re-check that each should still go out."""
+    """Claim the rows (queued -> sending, their lease ending at `held_until`: the holder's
+    token) and re-check that each should still go out."""
     appointment_ids = sorted(
         {
             a
@@ -270,7 +271,7 @@ def begin_batch(
             .values(
                 status=MessageStatus.SENDING,
                 attempts=Message.attempts + 1,
-                lease_until=now + hold,
+                lease_until=held_until,
                 call_started_at=None,
                 updated_at=now,
             )
