@@ -11,9 +11,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from worker.db.engine import session_factory
 from worker.db.migrate import current_revision, head_revision
 from worker.db.models import utcnow
-from worker.dispatch import queue_health
-from worker.privacy import mask_phone
-from worker.settings import Settings
+from worker.language.crisis import load_phrases
+from worker.lib.errors import InputError
+from worker.lib.privacy import mask_phone
+from worker.messages.templates import load_templates
+from worker.outbound.dispatch import queue_health
+from worker.planning.followups import load_overrides
+from worker.questionnaires.definitions import load_catalogue
+from worker.settings import Settings, config_file
 
 
 @dataclass(frozen=True)
@@ -71,12 +76,6 @@ def check_redis(client: Any) -> Check:
 
 def check_config(settings: Settings) -> Check:
     """Templates, questionnaires, crisis phrases and follow-up plans all load."""
-    from worker.errors import InputError
-    from worker.followups import load_overrides
-    from worker.questionnaires.definitions import load_catalogue
-    from worker.safety_phrases import load_phrases
-    from worker.templates import config_file, load_templates
-
     try:
         load_templates(settings)
         catalogue = load_catalogue(config_file(settings, "questionnaires"))

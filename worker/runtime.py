@@ -12,16 +12,14 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker import crypto
-from worker.db.engine import make_engine, session_factory
-from worker.groupcommit import GroupCommit
+from worker.db.engine import engine_for, session_factory, unavailable
+from worker.language.crisis import CrisisPhrases, load_phrases
+from worker.lib.groupcommit import GroupCommit
+from worker.lib.ratelimit import RateLimiter, spacing
+from worker.messages.templates import Templates, load_templates
 from worker.questionnaires.definitions import Catalogue, load_catalogue
-from worker.queueing import ReplyBatcher
-from worker.ratelimit import RateLimiter, spacing
-from worker.safety_phrases import CrisisPhrases, load_phrases
-from worker.settings import Settings
+from worker.settings import Settings, config_file
 from worker.sms import SmsSender, make_sender
-from worker.templates import Templates, config_file, load_templates
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -77,14 +75,8 @@ class Runtime:
     redis: Any = None
     sleep: Callable[[float], None] = field(default=time.sleep)
     _pool: ThreadPoolExecutor | None = None
-    _replies: ReplyBatcher | None = None
     _writers: dict[str, GroupCommit[Any, Any]] = field(default_factory=dict)
     _writers_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def reply_batcher(self) -> ReplyBatcher:
-        if self._replies is None:
-            self._replies = ReplyBatcher(self.settings)
-        return self._replies
 
     def send_pool(self) -> ThreadPoolExecutor:
         """Threads for provider calls, made on first use (after any fork), one set per process."""
@@ -96,7 +88,7 @@ class Runtime:
         """The process's group-commit writer called `name`, made on first use with `write`."""
         with self._writers_lock:
             if name not in self._writers:
-                self._writers[name] = GroupCommit(name, write)
+                self._writers[name] = GroupCommit(name, write, outage=unavailable)
             return self._writers[name]
 
     def close(self) -> None:
@@ -105,8 +97,6 @@ class Runtime:
             self._pool.shutdown(wait=True)
         for writer in self._writers.values():
             writer.close()
-        if self._replies is not None:
-            self._replies.flush()
         self.engine.dispose()
         if self.redis is not None:
             self.redis.close()
@@ -115,9 +105,8 @@ class Runtime:
 def build_runtime(
     settings: Settings, *, sender: SmsSender | None = None, pool_size: int | None = None
 ) -> Runtime:
-    crypto.install(crypto.Cipher(settings.key_list()))
     pool = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 0}
-    engine = make_engine(settings.database_url, **pool)
+    engine = engine_for(settings, **pool)
     redis_client = None
     limiter: Limiter
     if settings.redis_url.startswith("memory://"):

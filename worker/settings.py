@@ -6,8 +6,8 @@ app's lazy configuration and by the web app factory; everything else receives th
 
 from __future__ import annotations
 
-import re
 import zoneinfo
+from dataclasses import dataclass
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -15,28 +15,43 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from worker.errors import ConfigError, InputError
-from worker.quiet import QuietHours, parse_quiet_hours
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse `90s`, `15m`, `2h` or `7d` into a timedelta (units: s, m, h, d)."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise ValueError(f"{text.strip()!r} is not a duration like 90s, 15m, 2h or 2d")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+from worker.lib.crypto import check_key, dev_key
+from worker.lib.durations import parse_duration
+from worker.lib.errors import ConfigError, InputError
+from worker.lib.phones import to_e164
+from worker.lib.quiet_window import QuietHours, parse_quiet_hours
 
 
-def format_duration(delta: timedelta) -> str:
-    """The shortest exact spelling of a duration in the units parse_duration accepts."""
-    seconds = int(delta.total_seconds())
-    for unit in ("d", "h", "m"):
-        if seconds and seconds % _UNIT_SECONDS[unit] == 0:
-            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
-    return f"{seconds}s"
+@dataclass(frozen=True)
+class FollowUp:
+    questionnaire: str
+    after: timedelta
+
+
+def parse_plan(text: str) -> tuple[FollowUp, ...]:
+    """`checkin@24h,phq9@7d,gad7@7d`; empty or `none` for no follow-ups."""
+    if text.strip().lower() in {"", "none", "off"}:
+        return ()
+    plan = []
+    for part in text.split(","):
+        name, at, delay = part.strip().partition("@")
+        if not at or not name.strip():
+            raise ValueError(f"{part.strip()!r} is not like phq9@7d")
+        plan.append(FollowUp(name.strip(), parse_duration(delay)))
+    return tuple(plan)
+
+
+def bundled_config_dir() -> Path:
+    """config/ as shipped: worker/bundled_config inside the installed package; in a source
+    checkout that is a symlink to the repository's config/, so both read the same files."""
+    return Path(__file__).resolve().parent / "bundled_config"
+
+
+def config_file(settings: Settings, name: str) -> Path:
+    """A file of the clinic's config directory, or the copy shipped with the package."""
+    if settings.config_dir is not None:
+        return settings.config_dir / name
+    return bundled_config_dir() / name
 
 
 def _default_database_url() -> str:
@@ -148,8 +163,6 @@ class Settings(BaseSettings):
     @field_validator("encryption_keys")
     @classmethod
     def _keys(cls, value: SecretStr) -> SecretStr:
-        from worker.crypto import check_key
-
         for number, key in enumerate(value.get_secret_value().split(","), 1):
             if key.strip():
                 try:
@@ -162,16 +175,12 @@ class Settings(BaseSettings):
         """The encryption keys, newest first. Development without keys uses a local key file."""
         keys = [k.strip() for k in self.encryption_keys.get_secret_value().split(",") if k.strip()]
         if not keys:
-            from worker.crypto import dev_key
-
             keys = [dev_key(Path.cwd())]
         return keys
 
     @field_validator("followup_plan")
     @classmethod
     def _plan(cls, value: str) -> str:
-        from worker.followups import parse_plan
-
         parse_plan(value)
         return value
 
@@ -180,8 +189,6 @@ class Settings(BaseSettings):
     def _e164(cls, value: str) -> str:
         if not value:
             return value
-        from worker.phones import to_e164
-
         try:
             return to_e164(value)
         except InputError as exc:
@@ -222,6 +229,11 @@ class Settings(BaseSettings):
         if missing:
             raise ValueError("CLINIC_SMS_BACKEND=twilio needs " + ", ".join(missing))
         return self
+
+
+def urgent_queue(settings: Settings) -> str:
+    """Safety texts and reply processing: never behind a morning's backlog of reminders."""
+    return f"{settings.queue_name}.urgent"
 
 
 def check_timezone(name: str) -> zoneinfo.ZoneInfo:

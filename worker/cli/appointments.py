@@ -9,15 +9,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import Progress
-from sqlalchemy import select
 
-from worker import clinic, importer
 from worker.cli.context import CliContext, ctx_of
 from worker.cli.output import emit, emit_json, say
+from worker.clinic import importer, queries, records
 from worker.db.engine import transaction
-from worker.db.models import Appointment, AppointmentStatus, utcnow
-from worker.errors import InputError
-from worker.scheduling import ReplanResult
+from worker.db.models import Appointment, utcnow
+from worker.enums import AppointmentStatus
+from worker.lib.errors import InputError
+from worker.messages.replan import ReplanResult
 
 app = typer.Typer(help="Add, move, cancel, import and list appointments.", no_args_is_help=True)
 
@@ -63,9 +63,9 @@ def add(
 ) -> None:
     """Add an appointment and plan its reminders."""
     cli = ctx_of(ctx)
-    start_at = clinic.parse_start(start, cli.settings.timezone)
+    start_at = records.parse_start(start, cli.settings.timezone)
     with transaction(cli.sessions) as session:
-        appointment, result = clinic.add_appointment(
+        appointment, result = records.add_appointment(
             session,
             cli.settings,
             patient,
@@ -83,9 +83,9 @@ def add(
 def reschedule(ctx: typer.Context, appointment_id: int, start: StartOpt, as_json: JsonFlag = False) -> None:
     """Move an appointment: pending reminders are cancelled and new ones planned."""
     cli = ctx_of(ctx)
-    start_at = clinic.parse_start(start, cli.settings.timezone)
+    start_at = records.parse_start(start, cli.settings.timezone)
     with transaction(cli.sessions) as session:
-        appointment, result = clinic.reschedule_appointment(
+        appointment, result = records.reschedule_appointment(
             session, cli.settings, appointment_id, start_at, actor=cli.actor, now=utcnow()
         )
         row = appointment_dict(appointment, result)
@@ -97,7 +97,7 @@ def cancel(ctx: typer.Context, appointment_id: int, as_json: JsonFlag = False) -
     """Cancel an appointment and every message not yet sent for it."""
     cli = ctx_of(ctx)
     with transaction(cli.sessions) as session:
-        appointment, result = clinic.cancel_appointment(
+        appointment, result = records.cancel_appointment(
             session, cli.settings, appointment_id, actor=cli.actor, now=utcnow()
         )
         row = appointment_dict(appointment, result)
@@ -113,13 +113,9 @@ def list_(
 ) -> None:
     """List appointments, soonest first."""
     cli = ctx_of(ctx)
-    query = select(Appointment).order_by(Appointment.start_at, Appointment.id)
-    if status is not None:
-        query = query.where(Appointment.status == status.value)
-    if patient is not None:
-        query = query.where(Appointment.patient_id == patient)
     with cli.sessions() as session:
-        rows = [appointment_dict(a) for a in session.scalars(query)]
+        found = queries.list_appointments(session, status=status, patient_id=patient)
+        rows = [appointment_dict(a) for a in found]
     emit(rows, as_json=as_json, title="Appointments", columns=COLUMNS)
 
 
@@ -186,7 +182,7 @@ def _refuse_if_invalid(invalid: list[tuple[int, str]], skip_invalid: bool) -> No
 def _mark(ctx: typer.Context, appointment_id: int, status: AppointmentStatus, as_json: bool) -> None:
     cli = ctx_of(ctx)
     with transaction(cli.sessions) as session:
-        appointment, result = clinic.mark_appointment(
+        appointment, result = records.mark_appointment(
             session, cli.settings, appointment_id, status, actor=cli.actor, now=utcnow()
         )
         row = appointment_dict(appointment, result)

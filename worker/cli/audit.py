@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
 
 from worker.cli.context import ctx_of
 from worker.cli.output import emit
 from worker.cli.replies import parse_since
+from worker.db import audit
 from worker.db.models import AuditEntry
 
 app = typer.Typer(help="The audit trail (append-only).", no_args_is_help=True)
@@ -37,13 +37,9 @@ def list_(
 ) -> None:
     """Who did what, when: consent and opt-outs, sends, statuses, replies, alerts, operators."""
     cli = ctx_of(ctx)
-    query = select(AuditEntry).order_by(AuditEntry.at, AuditEntry.id)
-    if since is not None:
-        query = query.where(AuditEntry.at >= parse_since(since))
-    if patient is not None:
-        query = query.where(AuditEntry.patient_id == patient)
+    after = parse_since(since) if since is not None else None
     with cli.sessions() as session:
-        rows = [entry_dict(e) for e in session.scalars(query)]
+        rows = [entry_dict(e) for e in audit.entries(session, since=after, patient_id=patient)]
     cli.audit_read("audit.list", patient=patient)
     emit(
         rows,

@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import typer
-from sqlalchemy.orm import Session, sessionmaker
 
-from worker import audit, crypto
-from worker.audit import default_actor
-from worker.db.engine import make_engine, session_factory, transaction
+from worker.db import audit
+from worker.db.audit import default_actor
+from worker.db.engine import Sessions, engine_for, session_factory, transaction
 from worker.settings import Settings, load_settings
 
 
@@ -19,7 +18,7 @@ class CliContext:
     by: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     _settings: Settings | None = None
-    _sessions: sessionmaker[Session] | None = None
+    _sessions: Sessions | None = None
 
     @property
     def settings(self) -> Settings:
@@ -28,10 +27,9 @@ class CliContext:
         return self._settings
 
     @property
-    def sessions(self) -> sessionmaker[Session]:
+    def sessions(self) -> Sessions:
         if self._sessions is None:
-            crypto.install(crypto.Cipher(self.settings.key_list()))
-            self._sessions = session_factory(make_engine(self.settings.database_url))
+            self._sessions = session_factory(engine_for(self.settings))
         return self._sessions
 
     def audit_read(self, action: str, **detail: Any) -> None:

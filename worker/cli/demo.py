@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import select
 
-from worker import clinic
 from worker.cli.output import say
+from worker.clinic import records
 from worker.db.engine import make_engine, session_factory, transaction
 from worker.db.migrate import upgrade
-from worker.db.models import FINAL_MESSAGE, Message, MessageStatus, utcnow
+from worker.db.models import utcnow
+from worker.enums import FINAL_MESSAGE, MessageStatus
+from worker.jobs.celery_app import app, attach_settings
+from worker.jobs.tasks import dispatch
+from worker.messages.queries import messages_of_appointment
 from worker.settings import Settings, load_settings
 
 DEMO_PHONE = "+12025550143"  # a 555-01xx number: reserved for fiction
@@ -72,10 +75,10 @@ def run_demo(redis_url: str = LOCAL_REDIS) -> None:
 def _seed(settings: Settings, sessions: Any) -> int:
     now = utcnow()
     with transaction(sessions) as session:
-        patient = clinic.add_patient(
-            session, settings, clinic.PatientInput("Demo Patient", DEMO_PHONE), "demo", now
+        patient = records.add_patient(
+            session, settings, records.PatientInput("Demo Patient", DEMO_PHONE), "demo", now
         )
-        appointment, result = clinic.add_appointment(
+        appointment, result = records.add_appointment(
             session, settings, patient.id, now + APPOINTMENT_IN, actor="demo", now=now
         )
         say(
@@ -87,9 +90,6 @@ def _seed(settings: Settings, sessions: Any) -> int:
 
 def _run_pipeline(settings: Settings, sessions: Any, appointment_id: int) -> None:
     from celery.contrib.testing.worker import start_worker
-
-    from worker.celery_app import app, attach_settings
-    from worker.tasks import dispatch
 
     attach_settings(app, settings)
     deadline = time.monotonic() + TIME_LIMIT
@@ -106,18 +106,14 @@ def _run_pipeline(settings: Settings, sessions: Any, appointment_id: int) -> Non
 
 def _all_final(sessions: Any, appointment_id: int) -> bool:
     with sessions() as session:
-        statuses = list(
-            session.scalars(select(Message.status).where(Message.appointment_id == appointment_id))
-        )
+        statuses = [m.status for m in messages_of_appointment(session, appointment_id)]
     done = (*FINAL_MESSAGE, MessageStatus.SENT, MessageStatus.AMBIGUOUS)
     return bool(statuses) and all(status in done for status in statuses)
 
 
 def _summary(sessions: Any, appointment_id: int) -> None:
     with sessions() as session:
-        rows = session.scalars(
-            select(Message).where(Message.appointment_id == appointment_id).order_by(Message.due_at)
-        ).all()
+        rows = messages_of_appointment(session, appointment_id)
     for row in rows:
         late = (row.sent_at - row.due_at).total_seconds() if row.sent_at else None
         timing = f", {late:.1f}s after due" if late is not None else ""

@@ -6,17 +6,15 @@ from typing import Annotated
 
 import typer
 from cryptography.fernet import Fernet
-from sqlalchemy import text
 
-from worker import audit, crypto
 from worker.cli.context import ctx_of
 from worker.cli.output import emit_json, say
+from worker.db import audit
 from worker.db.engine import transaction
+from worker.db.rotation import rotate_all
+from worker.lib import crypto
 
 app = typer.Typer(help="Encryption keys for what patients write.", no_args_is_help=True)
-# (table, column) pairs holding encrypted text. Read and written raw here, on purpose.
-ENCRYPTED = (("inbound_messages", "body"), ("questionnaire_answers", "text"))
-BATCH = 500
 
 
 @app.command("generate")
@@ -30,10 +28,7 @@ def generate() -> None:
 def rotate(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Re-encrypt every stored reply and free-text answer under the first key."""
     cli = ctx_of(ctx)
-    cipher = crypto.Cipher(cli.settings.key_list())
-    counts = {}
-    for table, column in ENCRYPTED:
-        counts[table] = _rotate_table(cli.sessions, cipher, table, column)
+    counts = rotate_all(cli.sessions, crypto.Cipher(cli.settings.key_list()))
     with transaction(cli.sessions) as session:
         audit.record(
             session,
@@ -46,25 +41,3 @@ def rotate(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
         emit_json(counts)
     else:
         say(", ".join(f"{table}: {n} re-encrypted" for table, n in counts.items()))
-
-
-def _rotate_table(sessions: object, cipher: crypto.Cipher, table: str, column: str) -> int:
-    done, last_id = 0, 0
-    while True:
-        with transaction(sessions) as session:  # type: ignore[arg-type]
-            rows = session.execute(
-                text(
-                    f"SELECT id, {column} FROM {table} WHERE id > :last AND {column} IS NOT NULL "  # noqa: S608
-                    "ORDER BY id LIMIT :n"
-                ),
-                {"last": last_id, "n": BATCH},
-            ).all()
-            for row_id, stored in rows:
-                session.execute(
-                    text(f"UPDATE {table} SET {column} = :v WHERE id = :id"),  # noqa: S608
-                    {"v": cipher.rotate(stored), "id": row_id},
-                )
-        if not rows:
-            return done
-        done += len(rows)
-        last_id = rows[-1][0]

@@ -6,11 +6,12 @@ import sys
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from worker.cli import appointments, audit, keys, messages, ops, patients, questionnaires, replies
 from worker.cli.context import CliContext
-from worker.errors import ClinicWorkerError, ConfigError
+from worker.cli.demo import run_demo
+from worker.db.errors import describe, our_error
+from worker.lib.errors import ClinicWorkerError, ConfigError
 
 app = typer.Typer(
     help="Appointment reminders and check-ins by SMS for outpatient clinics.",
@@ -43,8 +44,6 @@ def demo(
     ] = "redis://localhost:6379/0",
 ) -> None:
     """Run the whole pipeline on throwaway defaults (console SMS) and finish in under a minute."""
-    from worker.cli.demo import run_demo
-
     run_demo(redis_url)
 
 
@@ -68,16 +67,10 @@ def main() -> None:
     except ClinicWorkerError as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(1)
-    except (OperationalError, ProgrammingError) as exc:
-        sys.stderr.write(f"error: database: {_db_reason(exc)}\n")
+    except Exception as exc:
+        ours = our_error(exc)
+        line = str(ours) if ours is not None else describe(exc)
+        if line is None:
+            raise
+        sys.stderr.write(f"error: {line}\n")
         sys.exit(1)
-    except SQLAlchemyError as exc:
-        sys.stderr.write(f"error: database: {type(exc).__name__}\n")
-        sys.exit(1)
-
-
-def _db_reason(exc: SQLAlchemyError) -> str:
-    text = str(getattr(exc, "orig", exc)).splitlines()[0]
-    if "no such table" in text or ("does not exist" in text and "relation" in text):
-        return "the schema is missing; run `clinic-worker db upgrade`"
-    return text

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from sqlalchemy import select
 
 from worker.cli.context import ctx_of
 from worker.cli.output import emit, emit_json, say
 from worker.db.engine import transaction
-from worker.db.models import PENDING_MESSAGE, Message, MessageStatus, Patient, utcnow
-from worker.manual import queue_manual_reminder
+from worker.db.models import Message, utcnow
+from worker.enums import MessageStatus
+from worker.jobs.queueing import enqueue_sends
+from worker.messages.queries import list_messages, patient_zone
+from worker.outbound.manual import queue_manual_reminder
 
 app = typer.Typer(help="See planned and sent messages.", no_args_is_help=True)
 send_app = typer.Typer(help="Send a message now, through the queue.", no_args_is_help=True)
@@ -87,27 +89,19 @@ def list_(
 ) -> None:
     """List messages by due time, with where quiet hours moved them and why."""
     cli = ctx_of(ctx)
-    query = (
-        select(Message, Patient.timezone)
-        .outerjoin(Patient, Patient.id == Message.patient_id)
-        .order_by(Message.due_at, Message.id)
-    )
-    if status is not None:
-        query = query.where(Message.status == status.value)
-    if appointment is not None:
-        query = query.where(Message.appointment_id == appointment)
-    if patient is not None:
-        query = query.where(Message.patient_id == patient)
     if upcoming:
-        query = query.where(
-            Message.status.in_(PENDING_MESSAGE), Message.due_at >= utcnow() - timedelta(minutes=5)
-        )
         limit = limit or 50
-    if limit is not None:
-        query = query.limit(limit)
     clinic_zone = cli.settings.timezone
     with cli.sessions() as session:
-        rows = [message_dict(m, zone or clinic_zone) for m, zone in session.execute(query)]
+        found = list_messages(
+            session,
+            status=status,
+            appointment_id=appointment,
+            patient_id=patient,
+            upcoming_at=utcnow() if upcoming else None,
+            limit=limit,
+        )
+        rows = [message_dict(m, zone or clinic_zone) for m, zone in found]
     title = "Upcoming messages (local time is the patient's)" if upcoming else "Messages"
     emit(rows, as_json=as_json, title=title, columns=UPCOMING_COLUMNS if upcoming else COLUMNS)
 
@@ -119,7 +113,9 @@ def send_reminder(ctx: typer.Context, appointment_id: int, as_json: JsonFlag = F
     with transaction(cli.sessions) as session:
         message = queue_manual_reminder(session, cli.settings, appointment_id, actor=cli.actor, now=utcnow())
         row = message_dict(message)
-        zone = session.get_one(Patient, message.patient_id).timezone
+        zone = cli.settings.timezone
+        if message.patient_id is not None:
+            zone = patient_zone(session, message.patient_id)
     quiet = cli.settings.quiet_hours is not None and cli.settings.quiet_hours.contains(utcnow(), zone)
     enqueued = _enqueue(cli.settings, message.id)
     row["enqueued"] = enqueued
@@ -134,6 +130,4 @@ def send_reminder(ctx: typer.Context, appointment_id: int, as_json: JsonFlag = F
 
 
 def _enqueue(settings: Any, message_id: int) -> bool:
-    from worker.queueing import enqueue_sends
-
     return enqueue_sends(settings, [message_id])

@@ -10,13 +10,15 @@ from worker.cli.context import ctx_of
 from worker.cli.output import emit_json, say
 from worker.db.engine import make_engine
 from worker.db.migrate import upgrade
-from worker.errors import SmsError
 from worker.health import Check, check_config, check_database, check_queue, check_redis, check_safety
-from worker.logs import configure_logging
-from worker.queueing import urgent_queue
+from worker.jobs.celery_app import app, attach_settings
+from worker.lib.errors import SmsError
+from worker.lib.logs import configure_logging
 from worker.runtime import make_redis
-from worker.settings import Settings
+from worker.settings import Settings, urgent_queue
 from worker.sms import make_sender
+from worker.web import create_app
+from worker.web.app import require_webhook_settings
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -31,8 +33,6 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 
 def _celery(settings: Settings) -> object:
-    from worker.celery_app import app, attach_settings
-
     attach_settings(app, settings)
     configure_logging(settings.log_level, settings.log_format)
     return app
@@ -69,9 +69,6 @@ def run_web(
 ) -> None:
     """Serve the webhooks and /healthz with uvicorn."""
     import uvicorn
-
-    from worker.web import create_app
-    from worker.web.app import require_webhook_settings
 
     settings = ctx_of(ctx).settings
     configure_logging(settings.log_level, settings.log_format)

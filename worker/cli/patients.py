@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
 
-from worker import clinic
 from worker.cli.context import ctx_of
 from worker.cli.output import emit, emit_json, say
+from worker.clinic import queries, records
 from worker.db.engine import transaction
-from worker.db.models import Appointment, Patient, utcnow
-from worker.privacy import mask_phone
+from worker.db.models import Patient, utcnow
+from worker.lib.privacy import mask_phone
 
 app = typer.Typer(help="Add, list and show patients.", no_args_is_help=True)
 
@@ -50,9 +49,9 @@ def add(
 ) -> None:
     """Add a patient."""
     cli = ctx_of(ctx)
-    data = clinic.PatientInput(name=name, phone=phone, timezone=timezone, language=language, consent=consent)
+    data = records.PatientInput(name=name, phone=phone, timezone=timezone, language=language, consent=consent)
     with transaction(cli.sessions) as session:
-        patient = clinic.add_patient(session, cli.settings, data, cli.actor, utcnow())
+        patient = records.add_patient(session, cli.settings, data, cli.actor, utcnow())
         row = patient_dict(patient)
     if as_json:
         emit_json(row)
@@ -65,7 +64,7 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List patients."""
     cli = ctx_of(ctx)
     with cli.sessions() as session:
-        rows = [patient_dict(p) for p in session.scalars(select(Patient).order_by(Patient.id))]
+        rows = [patient_dict(p) for p in queries.list_patients(session)]
     cli.audit_read("patients.list", count=len(rows))
     emit(rows, as_json=as_json, title="Patients", columns=COLUMNS)
 
@@ -75,12 +74,10 @@ def show(ctx: typer.Context, patient_id: int, as_json: JsonFlag = False) -> None
     """Show one patient with their appointments."""
     cli = ctx_of(ctx)
     with cli.sessions() as session:
-        row = patient_dict(clinic.get_patient(session, patient_id))
+        row = patient_dict(records.get_patient(session, patient_id))
         row["appointments"] = [
             {"id": a.id, "start_at": a.start_at, "kind": a.kind, "status": a.status}
-            for a in session.scalars(
-                select(Appointment).where(Appointment.patient_id == patient_id).order_by(Appointment.start_at)
-            )
+            for a in queries.appointments_of(session, patient_id)
         ]
     cli.audit_read("patients.show", patient=patient_id)
     if as_json:
@@ -97,7 +94,7 @@ def show(ctx: typer.Context, patient_id: int, as_json: JsonFlag = False) -> None
 def _set_opt_out(ctx: typer.Context, patient_id: int, opted_out: bool, as_json: bool) -> None:
     cli = ctx_of(ctx)
     with transaction(cli.sessions) as session:
-        patient, cancelled = clinic.set_opt_out(
+        patient, cancelled = records.set_opt_out(
             session,
             cli.settings,
             patient_id,

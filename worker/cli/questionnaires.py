@@ -8,20 +8,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
 
 from worker.cli.context import CliContext, ctx_of
 from worker.cli.output import emit, emit_json, say
 from worker.db.engine import transaction
 from worker.db.models import SafetyAlert, utcnow
-from worker.errors import InputError, NotFound
-from worker.manual import queue_checkin
+from worker.jobs.queueing import enqueue_sends
+from worker.language.crisis import load_phrases
+from worker.lib.errors import InputError, NotFound
+from worker.outbound.manual import queue_checkin
 from worker.questionnaires import results as results_mod
 from worker.questionnaires.definitions import Catalogue, load_catalogue, pick
-from worker.queueing import enqueue_sends
-from worker.safety import acknowledge
-from worker.safety_phrases import load_phrases
-from worker.templates import config_file
+from worker.safety.alerts import acknowledge, list_alerts
+from worker.settings import config_file
 
 app = typer.Typer(help="Questionnaire definitions; start one for a patient.", no_args_is_help=True)
 results_app = typer.Typer(help="Questionnaire results, scores and exports.", no_args_is_help=True)
@@ -218,11 +217,8 @@ def alerts_list(
 ) -> None:
     """Safety alerts, newest first."""
     cli = ctx_of(ctx)
-    query = select(SafetyAlert).order_by(SafetyAlert.created_at.desc(), SafetyAlert.id.desc())
-    if open_only:
-        query = query.where(SafetyAlert.acknowledged_at.is_(None))
     with cli.sessions() as session:
-        rows = [alert_dict(a) for a in session.scalars(query)]
+        rows = [alert_dict(a) for a in list_alerts(session, open_only=open_only)]
     emit(
         rows,
         as_json=as_json,

@@ -6,14 +6,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
 
 from worker.cli.context import ctx_of
 from worker.cli.output import emit
+from worker.clinic.records import parse_start
 from worker.db.models import InboundMessage, utcnow
-from worker.errors import InputError
-from worker.replies import UNMATCHED_KINDS
-from worker.settings import parse_duration
+from worker.inbound.queries import list_replies
+from worker.lib.durations import parse_duration
+from worker.lib.errors import InputError
 
 app = typer.Typer(help="Texts patients sent.", no_args_is_help=True)
 COLUMNS = ("id", "patient_id", "received_at", "kind", "appointment_id", "body")
@@ -37,8 +37,6 @@ def parse_since(text: str) -> datetime:
         return utcnow() - parse_duration(text)
     except ValueError:
         pass
-    from worker.clinic import parse_start
-
     try:
         return parse_start(text, "UTC")
     except InputError:
@@ -55,14 +53,9 @@ def list_(
 ) -> None:
     """List inbound texts, newest first."""
     cli = ctx_of(ctx)
-    query = select(InboundMessage).order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
-    if patient is not None:
-        query = query.where(InboundMessage.patient_id == patient)
-    if since is not None:
-        query = query.where(InboundMessage.received_at >= parse_since(since))
-    if unmatched:
-        query = query.where(InboundMessage.kind.in_(UNMATCHED_KINDS))
+    after = parse_since(since) if since is not None else None
     with cli.sessions() as session:
-        rows = [reply_dict(r) for r in session.scalars(query)]
+        found = list_replies(session, patient_id=patient, since=after, unmatched_only=unmatched)
+        rows = [reply_dict(r) for r in found]
     cli.audit_read("replies.list", patient=patient, count=len(rows))
     emit(rows, as_json=as_json, title="Replies", columns=COLUMNS)

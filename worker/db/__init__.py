@@ -1,25 +1,2 @@
-"""Database access: engine, sessions, migrations and the tables."""
-
-from worker.db.engine import make_engine, session_factory, transaction
-from worker.db.models import (
-    Appointment,
-    AppointmentStatus,
-    AuditEntry,
-    Message,
-    MessageStatus,
-    Patient,
-    utcnow,
-)
-
-__all__ = [
-    "Appointment",
-    "AppointmentStatus",
-    "AuditEntry",
-    "Message",
-    "MessageStatus",
-    "Patient",
-    "make_engine",
-    "session_factory",
-    "transaction",
-    "utcnow",
-]
+"""Database access: engines (carrying the cipher), sessions, the tables, migrations, the audit
+trail and after-commit logging."""

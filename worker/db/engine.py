@@ -12,8 +12,15 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from worker.db.cipher import attach_cipher
+from worker.lib.crypto import Cipher
+from worker.retries import DB_RETRY_FIRST_PAUSE_SECONDS, DB_RETRY_MAX_PAUSE_SECONDS
+from worker.settings import Settings
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# What an entry point holds and hands to services: opens sessions on one engine.
+Sessions = sessionmaker[Session]
 
 # Several processes (web, worker, beat, CLI) share one SQLite file: WAL lets readers run
 # beside the one writer, and busy_timeout makes a writer wait instead of failing at once.
@@ -36,7 +43,20 @@ _PG_CONNECT = {
 }
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def engine_for(settings: Settings, **kwargs: Any) -> Engine:
+    """The engine of CLINIC_DATABASE_URL, carrying the cipher of CLINIC_ENCRYPTION_KEYS."""
+    return make_engine(settings.database_url, cipher=Cipher(settings.key_list()), **kwargs)
+
+
+def make_engine(url: str, *, cipher: Cipher | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url`. Without `cipher` it cannot touch encrypted columns (MissingCipher)."""
+    engine = _create(url, **kwargs)
+    if cipher is not None:
+        attach_cipher(engine, cipher)
+    return engine
+
+
+def _create(url: str, **kwargs: Any) -> Engine:
     # A failed statement's parameters (numbers, texts) must not reach a log via the error.
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
@@ -90,7 +110,7 @@ def retry_while_unavailable(
     would leave the message unexplained, so a short outage is waited out instead.
     """
     deadline = time.monotonic() + within
-    pause = 0.25
+    pause = DB_RETRY_FIRST_PAUSE_SECONDS
     while True:
         try:
             return work()
@@ -99,4 +119,4 @@ def retry_while_unavailable(
                 raise
             log.warning("database unavailable, retrying", extra={"error": type(exc).__name__})
         sleep(pause)
-        pause = min(pause * 2, 2.0)
+        pause = min(pause * 2, DB_RETRY_MAX_PAUSE_SECONDS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -20,6 +20,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from worker.db.cipher import cipher_of
+from worker.enums import AppointmentStatus, MessageKind, MessageStatus, RunStatus
 
 
 def utcnow() -> datetime:
@@ -53,60 +56,40 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class EncryptedText(TypeDecorator[str]):
-    """Text stored as a Fernet token under the installed cipher (see worker.crypto)."""
+    """Text stored as a Fernet token under the cipher its engine carries (see worker.db.cipher)."""
 
     impl = Text
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        from worker import crypto
-
-        return None if value is None else crypto.current().encrypt(value)
+        return None if value is None else cipher_of(dialect).encrypt(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        from worker import crypto
-
-        return None if value is None else crypto.current().decrypt(value)
+        return None if value is None else cipher_of(dialect).decrypt(value)
 
 
-class AppointmentStatus(enum.StrEnum):
-    SCHEDULED = "scheduled"
-    CONFIRMED = "confirmed"
-    RESCHEDULE_REQUESTED = "reschedule_requested"
-    CANCELLED = "cancelled"
-    COMPLETED = "completed"
-    NO_SHOW = "no_show"
+E = TypeVar("E", bound=enum.StrEnum)
 
 
-# Appointments in these states still get their reminders.
-ACTIVE_APPOINTMENT = (
-    AppointmentStatus.SCHEDULED,
-    AppointmentStatus.CONFIRMED,
-    AppointmentStatus.RESCHEDULE_REQUESTED,
-)
+class ValueOf(TypeDecorator[E]):
+    """A StrEnum stored as its value in a plain string column, read back as the member.
 
+    Plain strings, not database enum types: adding a member needs no migration. Writing a
+    value that is not a member fails in Python, before it reaches the database.
+    """
 
-class MessageStatus(enum.StrEnum):
-    PLANNED = "planned"  # waiting for its due time
-    QUEUED = "queued"  # claimed by the dispatcher, a send task is on the queue
-    SENDING = "sending"  # a worker holds it and is talking to the provider
-    SENT = "sent"  # the provider accepted it (we hold its SID)
-    DELIVERED = "delivered"
-    UNDELIVERED = "undelivered"
-    FAILED = "failed"  # permanent error or retries exhausted; error_code says why
-    AMBIGUOUS = "ambiguous"  # may or may not have reached the provider; never resent blindly
-    CANCELLED = "cancelled"  # appointment changed or patient opted out before sending
-    SKIPPED = "skipped"  # re-checked at send time and found not sendable; reason says why
+    impl = String
+    cache_ok = True
 
+    def __init__(self, enum_type: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum_type = enum_type
 
-PENDING_MESSAGE = (MessageStatus.PLANNED, MessageStatus.QUEUED)
-FINAL_MESSAGE = (
-    MessageStatus.DELIVERED,
-    MessageStatus.UNDELIVERED,
-    MessageStatus.FAILED,
-    MessageStatus.CANCELLED,
-    MessageStatus.SKIPPED,
-)
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum_type(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum_type(value)
 
 
 class Base(DeclarativeBase):
@@ -140,7 +123,9 @@ class Appointment(Base):
     start_at: Mapped[datetime]
     duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
     kind: Mapped[str] = mapped_column(String(64), default="session")
-    status: Mapped[str] = mapped_column(String(32), default=AppointmentStatus.SCHEDULED)
+    status: Mapped[AppointmentStatus] = mapped_column(
+        ValueOf(AppointmentStatus, 32), default=AppointmentStatus.SCHEDULED
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -166,13 +151,13 @@ class Message(Base):
     to_number: Mapped[str | None] = mapped_column(String(20))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("questionnaire_runs.id", name="fk_messages_run_id"))
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("safety_alerts.id", name="fk_messages_alert_id"))
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[MessageKind] = mapped_column(ValueOf(MessageKind, 32))
     template: Mapped[str] = mapped_column(String(64))
     due_at: Mapped[datetime]
     # When quiet hours moved it: the time it was first due, and why it moved.
     original_due_at: Mapped[datetime | None]
     adjust_reason: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16), default=MessageStatus.PLANNED)
+    status: Mapped[MessageStatus] = mapped_column(ValueOf(MessageStatus, 16), default=MessageStatus.PLANNED)
     reason: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None]
@@ -240,14 +225,6 @@ class StatusEvent(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class RunStatus(enum.StrEnum):
-    ACTIVE = "active"
-    COMPLETED = "completed"  # every item answered; scored
-    PARTIAL = "partial"  # finished with an item left unanswered; kept, not scored
-    EXPIRED = "expired"  # no reply after the nudge
-    STOPPED = "stopped"  # the patient opted out mid-way
-
-
 class QuestionnaireRun(Base):
     """One patient's pass through one questionnaire. The conversation state lives here."""
 
@@ -258,7 +235,7 @@ class QuestionnaireRun(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
     questionnaire: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[RunStatus] = mapped_column(ValueOf(RunStatus, 16))
     current_item: Mapped[str | None] = mapped_column(String(64))
     invalid_count: Mapped[int] = mapped_column(Integer, default=0)
     score: Mapped[int | None] = mapped_column(Integer)

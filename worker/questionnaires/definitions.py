@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from worker.errors import InputError
+from worker.lib.errors import InputError
 
 TYPES = ("choice", "integer", "yes_no", "text")
 LANGUAGES = ("en", "es")

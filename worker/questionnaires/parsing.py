@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from worker.keywords import normalise
+from worker.language.keywords import normalise
 from worker.questionnaires.definitions import Item
 
 INVALID = object()

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.db.models import QuestionnaireRun, RunStatus
+from worker.db.models import QuestionnaireRun
+from worker.enums import RunStatus
 from worker.questionnaires.definitions import Catalogue, pick
 from worker.questionnaires.runs import answers_of
 from worker.questionnaires.scoring import progress

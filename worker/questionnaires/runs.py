@@ -16,21 +16,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from worker import audit
-from worker.db.models import (
-    Answer,
-    InboundMessage,
-    Message,
-    MessageStatus,
-    Patient,
-    QuestionnaireRun,
-    RunStatus,
-)
-from worker.kinds import CHECKIN, NUDGE, QUESTION
+from worker.db import audit
+from worker.db.models import Answer, InboundMessage, Message, Patient, QuestionnaireRun
+from worker.enums import MessageKind, MessageStatus, RunStatus
 from worker.questionnaires.definitions import Catalogue, Item, Questionnaire
 from worker.questionnaires.parsing import INVALID, parse_answer
 from worker.questionnaires.scoring import score
-from worker.safety import raise_alert
+from worker.safety.alerts import raise_alert
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -116,7 +108,13 @@ def take_answer(
             "answer_invalid",
             [
                 _queue(
-                    session, settings, run, f"{run.questionnaire}/{item.id}/reask", QUESTION, now, inbound.id
+                    session,
+                    settings,
+                    run,
+                    f"{run.questionnaire}/{item.id}/reask",
+                    MessageKind.QUESTION,
+                    now,
+                    inbound.id,
                 )
             ],
         )
@@ -198,13 +196,23 @@ def _advance(
     if following is not None:
         run.current_item = following.id
         return [
-            _queue(session, settings, run, f"{questionnaire.id}/{following.id}", QUESTION, now, inbound_id)
+            _queue(
+                session,
+                settings,
+                run,
+                f"{questionnaire.id}/{following.id}",
+                MessageKind.QUESTION,
+                now,
+                inbound_id,
+            )
         ]
     run.score = score(questionnaire, answers)
     run.severity = questionnaire.severity(run.score) if run.score is not None else None
     complete = all(answers.get(i.id) is not None for i in questionnaire.items if i.scored)
     finish(session, run, RunStatus.COMPLETED if complete else RunStatus.PARTIAL, now)
-    return [_queue(session, settings, run, f"{questionnaire.id}/closing", QUESTION, now, inbound_id)]
+    return [
+        _queue(session, settings, run, f"{questionnaire.id}/closing", MessageKind.QUESTION, now, inbound_id)
+    ]
 
 
 def finish(session: Session, run: QuestionnaireRun, status: RunStatus, now: datetime) -> None:
@@ -224,7 +232,7 @@ def finish(session: Session, run: QuestionnaireRun, status: RunStatus, now: date
         update(Message)
         .where(
             Message.patient_id == run.patient_id,
-            Message.kind == CHECKIN,
+            Message.kind == MessageKind.CHECKIN,
             Message.status == MessageStatus.PLANNED,
             Message.adjust_reason == WAITING_REASON,
         )
@@ -241,11 +249,11 @@ def _queue(
     settings: Settings,
     run: QuestionnaireRun,
     template: str,
-    kind: str,
+    kind: MessageKind,
     now: datetime,
     inbound_id: int | None,
 ) -> int:
-    planned = kind == NUDGE  # a nudge is ours to start: it waits out quiet hours like a reminder
+    planned = kind == MessageKind.NUDGE  # a nudge is ours to start: it waits out quiet hours like a reminder
     message = Message(
         key=f"run:{run.id}:{template}:{inbound_id or int(now.timestamp())}",
         appointment_id=run.appointment_id,
@@ -276,7 +284,15 @@ def nudge_or_expire(session: Session, settings: Settings, now: datetime) -> tupl
     for run in stale:
         if run.nudged_at is None:
             run.nudged_at = run.last_prompt_at = now
-            _queue(session, settings, run, f"{run.questionnaire}/{run.current_item}/nudge", NUDGE, now, None)
+            _queue(
+                session,
+                settings,
+                run,
+                f"{run.questionnaire}/{run.current_item}/nudge",
+                MessageKind.NUDGE,
+                now,
+                None,
+            )
             nudged += 1
         else:
             finish(session, run, RunStatus.EXPIRED, now)

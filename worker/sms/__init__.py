@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from worker.settings import Settings
 from worker.sms.base import OutboundSms, SmsError, SmsSender
+from worker.sms.console import ConsoleSender
+from worker.sms.twilio import TwilioSender
 
 
 def make_sender(settings: Settings) -> SmsSender:
     if settings.sms_backend == "twilio":
-        from worker.sms.twilio import TwilioSender
-
         return TwilioSender(settings)
-    from worker.sms.console import ConsoleSender
-
     return ConsoleSender()
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from worker.errors import SmsError
+from worker.lib.errors import SmsError
 
 __all__ = ["OutboundSms", "ProviderMessage", "SmsError", "SmsSender"]
 

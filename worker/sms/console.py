@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TextIO
 
-from worker.privacy import mask_phone
+from worker.lib.privacy import mask_phone
 from worker.sms.base import OutboundSms, ProviderMessage
 
 _lock = threading.Lock()  # one line per SMS, even from many sending threads

@@ -13,7 +13,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from worker.errors import SmsError
+from worker.lib.errors import SmsError
 from worker.settings import Settings
 from worker.sms.base import OutboundSms, ProviderMessage
 

@@ -12,11 +12,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from worker.errors import ConfigError
 from worker.health import check_database, check_queue, check_redis
-from worker.logs import configure_logging
+from worker.lib.errors import ConfigError
+from worker.lib.logs import configure_logging
 from worker.runtime import Runtime, build_runtime
 from worker.settings import Settings, load_settings
+from worker.web.batcher import ReplyBatcher
 from worker.web.hooks import make_inbound_endpoint, make_status_endpoint, status_writer
 from worker.web.inbox import Inbox
 
@@ -36,7 +37,7 @@ def from_environment() -> Starlette:
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     require_webhook_settings(settings)
     rt = runtime or build_runtime(settings, pool_size=WEB_THREADS)
-    inbox, statuses = Inbox(rt), status_writer(rt)
+    inbox, statuses, batcher = Inbox(rt), status_writer(rt), ReplyBatcher(settings)
 
     async def healthz(_request: Request) -> JSONResponse:
         checks = await asyncio.to_thread(_health, rt)
@@ -49,10 +50,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         yield
         inbox.close()
         statuses.close()
+        batcher.flush()
         rt.close()
 
     routes = [
-        Route("/twilio/sms", make_inbound_endpoint(rt, inbox), methods=["POST"]),
+        Route("/twilio/sms", make_inbound_endpoint(rt, inbox, batcher), methods=["POST"]),
         Route("/twilio/status", make_status_endpoint(rt, statuses), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]

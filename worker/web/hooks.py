@@ -24,14 +24,15 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
-from worker.db.engine import transaction
+from worker.db.engine import transaction, unavailable
 from worker.db.models import utcnow
-from worker.errors import Busy
-from worker.groupcommit import GroupCommit
-from worker.queueing import enqueue_sends
+from worker.jobs.queueing import enqueue_sends
+from worker.lib.errors import Busy
+from worker.lib.groupcommit import GroupCommit
+from worker.outbound.statuses import Callback, record_callbacks
 from worker.runtime import Runtime
 from worker.settings import Settings
-from worker.statuses import Callback, record_callbacks
+from worker.web.batcher import ReplyBatcher
 from worker.web.inbox import Inbox, committed
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def overloaded(exc: Exception, endpoint: str) -> Response:
     return Response("busy", status_code=503, media_type="text/plain", headers={"Retry-After": "5"})
 
 
-def make_inbound_endpoint(rt: Runtime, inbox: Inbox):  # type: ignore[no-untyped-def]
+def make_inbound_endpoint(rt: Runtime, inbox: Inbox, batcher: ReplyBatcher):  # type: ignore[no-untyped-def]
     async def inbound_sms(request: Request) -> Response:
         try:
             form = await checked_form(rt, request)
@@ -128,7 +129,7 @@ def make_inbound_endpoint(rt: Runtime, inbox: Inbox):  # type: ignore[no-untyped
         if stored.urgent:
             await run_in_threadpool(enqueue_sends, rt.settings, stored.urgent, urgent=True)
         if stored.new and stored.inbound_id is not None:
-            rt.reply_batcher().add(stored.inbound_id)  # if Redis is down, the sweep picks it up
+            batcher.add(stored.inbound_id)  # if Redis is down, the sweep picks it up
         log.info("reply stored", extra={"inbound_id": stored.inbound_id})
         return Response(EMPTY_TWIML, media_type="text/xml")
 
@@ -161,7 +162,7 @@ def status_writer(rt: Runtime) -> GroupCommit[Callback, bool]:
         with transaction(rt.sessions) as session:
             return record_callbacks(session, callbacks, "webhook", utcnow())
 
-    return GroupCommit("status-writer", write)
+    return GroupCommit("status-writer", write, outage=unavailable)
 
 
 def _code(value: object) -> int | None:

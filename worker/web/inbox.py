@@ -1,4 +1,4 @@
-"""Inbound texts are stored by group commit (see worker.groupcommit): every text must be
+"""Inbound texts are stored by group commit (see worker.lib.groupcommit): every text must be
 committed before Twilio gets its 200, and a transaction per request cost more CPU than
 everything else the webhook does. Under load one commit now covers many texts; a lone text
 waits only for its own commit."""
@@ -10,11 +10,11 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from typing import TypeVar
 
-from worker.db.engine import transaction
+from worker.db.engine import transaction, unavailable
 from worker.db.models import utcnow
-from worker.groupcommit import GroupCommit
+from worker.inbound.screening import Stored, store_and_screen_many
+from worker.lib.groupcommit import GroupCommit
 from worker.runtime import Runtime
-from worker.screening import Stored, store_and_screen_many
 
 Form = Mapping[str, Sequence[str]]
 R = TypeVar("R")
@@ -36,7 +36,9 @@ class Inbox:
     def __init__(self, rt: Runtime, source: str = "webhook") -> None:
         self._rt = rt
         self._source = source
-        self._writer: GroupCommit[Form, Stored] = GroupCommit("inbox-writer", self._commit)
+        self._writer: GroupCommit[Form, Stored] = GroupCommit(
+            "inbox-writer", self._commit, outage=unavailable
+        )
 
     async def store(self, form: Form) -> Stored:
         return await committed(self._writer.submit(form))

@@ -1,0 +1,1 @@
+"""Patients and appointments: the service functions every face calls, and the CSV import."""

@@ -1,0 +1,97 @@
+"""Every inbound text is stored, then read for crisis language, in one transaction, before
+the webhook answers: an alert never waits for a worker, a queue or the processing of the text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worker.db.models import Patient
+from worker.inbound.replies import inbound_ids, store_inbound_many
+from worker.language.crisis import CrisisPhrases
+from worker.lib.phones import normalise_sender
+from worker.safety.alerts import raise_alert
+from worker.settings import Settings
+
+CRISIS_LANGUAGE = "crisis_language"
+
+
+@dataclass
+class Stored:
+    inbound_id: int | None
+    new: bool
+    urgent: list[int] = field(default_factory=list)  # safety texts to enqueue after commit
+
+
+def store_and_screen(
+    session: Session,
+    settings: Settings,
+    phrases: CrisisPhrases,
+    form: Mapping[str, Sequence[str]],
+    source: str,
+    now: datetime,
+) -> Stored:
+    return store_and_screen_many(session, settings, phrases, [form], source, now)[0]
+
+
+def store_and_screen_many(
+    session: Session,
+    settings: Settings,
+    phrases: CrisisPhrases,
+    forms: Sequence[Mapping[str, Sequence[str]]],
+    source: str,
+    now: datetime,
+) -> list[Stored]:
+    """Store these texts in one statement and screen the new ones: one Stored per form.
+
+    A SID stored before (a Twilio retry), or repeated in `forms`, was screened the first
+    time: it comes back with new=False and raises nothing again.
+    """
+    new = store_inbound_many(session, forms, source, now)
+    sids = [form["MessageSid"][-1] for form in forms]
+    ids = dict(new)
+    if len(new) < len(sids):
+        ids.update(inbound_ids(session, [sid for sid in sids if sid not in new]))
+    results = []
+    screened: set[str] = set()
+    for form, sid in zip(forms, sids, strict=True):
+        if sid in new and sid not in screened:
+            screened.add(sid)
+            results.append(_screen(session, settings, phrases, form, new[sid], now))
+        else:
+            results.append(Stored(ids.get(sid), False))
+    return results
+
+
+def _screen(
+    session: Session,
+    settings: Settings,
+    phrases: CrisisPhrases,
+    form: Mapping[str, Sequence[str]],
+    stored_id: int,
+    now: datetime,
+) -> Stored:
+    # Screened from the request itself: the stored copy is encrypted and says the same.
+    if phrases.find(_last(form, "Body")) is None:
+        return Stored(stored_id, True)
+    sender = normalise_sender(_last(form, "From"))
+    patient = session.scalar(select(Patient).where(Patient.phone == sender)) if sender else None
+    urgent = raise_alert(
+        session,
+        settings,
+        source=CRISIS_LANGUAGE,
+        now=now,
+        patient=patient,
+        reply_to=sender,
+        inbound_id=stored_id,
+    )
+    return Stored(stored_id, True, urgent)
+
+
+def _last(form: Mapping[str, Sequence[str]], key: str) -> str:
+    values = form.get(key) or [""]
+    return values[-1]

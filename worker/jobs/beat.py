@@ -1,0 +1,70 @@
+"""RedBeat, made to survive Redis being down or restarting without its data.
+
+RedBeat keeps its lock and the schedule in Redis, and gives up when Redis is not there:
+- at start-up, reading the schedule raises ConnectionError and beat exits; taking the lock
+  fails too, silently (Celery swallows errors in `beat_init`), so the first tick would
+  raise on a lock that was never taken;
+- later, when Redis restarts empty, the lock is gone and the next extend raises
+  LockNotOwnedError, which stops beat for good.
+Either way no dispatcher runs until someone restarts beat. This scheduler
+
+1. waits for Redis before installing its schedule (logging each wait);
+2. at each tick, takes the lock first if it has none (waiting while another beat holds it,
+   so this one becomes the standby) and reinstalls the schedule, which Redis may have lost;
+3. treats a lost lock or an unanswered call as "try again shortly", never as fatal;
+
+so an outage costs a few seconds after Redis returns, not the clinic's reminders.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from types import SimpleNamespace
+from typing import Any
+
+from redbeat.schedulers import RedBeatScheduler, acquire_distributed_beat_lock
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import LockError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from worker.retries import BEAT_REDIS_RETRY_SECONDS
+
+log = logging.getLogger(__name__)
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+
+
+class Scheduler(RedBeatScheduler):  # type: ignore[misc]
+    lock: Any  # redis Lock once taken; None before and after losing it
+
+    def setup_schedule(self) -> None:
+        while True:
+            try:
+                super().setup_schedule()
+                return
+            except REDIS_DOWN:
+                log.warning(
+                    "Redis does not answer; beat will install its schedule when it does",
+                    extra={"retry_in": BEAT_REDIS_RETRY_SECONDS},
+                )
+                time.sleep(BEAT_REDIS_RETRY_SECONDS)
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        try:
+            if self.lock is None and self.lock_key:
+                self._retake()
+            return float(super().tick(*args, **kwargs))
+        except LockError:
+            log.warning("beat lost its lock (Redis restarted or another beat took over); taking it again")
+            self.lock = None
+            return 0.0
+        except REDIS_DOWN:
+            log.warning(
+                "Redis does not answer; beat will try again", extra={"retry_in": BEAT_REDIS_RETRY_SECONDS}
+            )
+            return BEAT_REDIS_RETRY_SECONDS
+
+    def _retake(self) -> None:
+        # Blocks until the lock is free: with another beat alive, this one becomes the standby.
+        acquire_distributed_beat_lock(sender=SimpleNamespace(scheduler=self))
+        self.setup_schedule()  # Redis may have lost the schedule along with the lock

@@ -1,0 +1,129 @@
+"""A worker that is connected but no longer takes tasks is restarted from inside.
+
+kombu's Redis transport (5.6.2) can stop polling for tasks after a connection drops and is
+quietly re-made: it removes its per-tick BRPOP registration on any disconnect and adds it
+back only when the consumer restarts, which it does only if an error reaches Celery (the
+known "worker stops consuming after a Redis restart" reports, celery#8091, #10205). The
+process stays up, so no restart policy helps, and a safety text would wait for ever.
+
+This consumer step checks, every CHECK_SECONDS from a thread of the worker's main process,
+whether the oldest task of each queue it consumes is still the same one while the worker
+has had room for more at every check. After STRIKES such checks in a row it raises a
+connection error in the event loop, which makes Celery restart the consumer: reconnect,
+redeclare the queues and register its polling again. If the event loop does not even run
+that within LOOP_GRACE, the process exits (EX_TEMPFAIL) for its supervisor to restart.
+Nothing is lost either way: rows in the database are the truth, and the restart only makes
+the worker take them sooner.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from celery import bootsteps
+
+log = logging.getLogger(__name__)
+
+CHECK_SECONDS = 5.0
+STRIKES = 2  # about ten seconds of a queue head that did not move while we had room
+LOOP_GRACE = 30.0  # seconds for the event loop to act on a restart before the process exits
+EXIT_STALLED = 75  # EX_TEMPFAIL: restart me
+
+
+class ConsumerStalled(redis.exceptions.ConnectionError):
+    """Raised in the worker's event loop so that Celery restarts the consumer."""
+
+
+@dataclass
+class Stall:
+    """Counts checks in a row at which a queue's oldest task had not moved although this
+    worker could have taken it. Pure: fed what each check saw."""
+
+    strikes: int = 0
+    _heads: dict[str, bytes] = field(default_factory=dict)
+
+    def observe(self, heads: dict[str, bytes | None], room: bool) -> bool:
+        """`heads` maps each consumed queue to its oldest message (None when empty);
+        `room` says whether this worker would take another task now. True: stalled."""
+        waiting = {queue: head for queue, head in heads.items() if head is not None}
+        stuck = room and any(self._heads.get(queue) == head for queue, head in waiting.items())
+        self._heads = waiting
+        self.strikes = self.strikes + 1 if stuck else 0
+        return self.strikes >= STRIKES
+
+
+def oldest(client: Any, queues: Sequence[str]) -> dict[str, bytes | None]:
+    """The next message each queue would hand out: kombu LPUSHes and BRPOPs, so the right end."""
+    pipe = client.pipeline(transaction=False)
+    for queue in queues:
+        pipe.lindex(queue, -1)
+    return dict(zip(queues, pipe.execute(), strict=True))
+
+
+class ConsumerWatchdog(bootsteps.StartStopStep):  # type: ignore[misc]
+    """Restarts this worker's consumer when it stops taking tasks that are waiting for it.
+
+    The checks run in a thread of their own, not in the event loop: a check must not wait on
+    the loop it is judging, and the loop may itself be what stopped.
+    """
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self._stop = threading.Event()
+
+    def start(self, c: Any) -> None:
+        url = str(c.app.conf.broker_url or "")  # the Settings' CLINIC_REDIS_URL
+        if c.hub is None or not url.startswith("redis"):
+            return  # no event loop to restart (solo pool), or no Redis to look at
+        self._stop = threading.Event()
+        queues = [queue.name for queue in c.task_consumer.queues]
+        # Not joined: stop() only sets the event, and the thread ends at its next wake-up.
+        threading.Thread(
+            target=self._watch, args=(c, url, queues, self._stop), name="consumer-watchdog", daemon=True
+        ).start()
+
+    def stop(self, c: Any) -> None:
+        self._stop.set()  # the thread ends at its next wake-up; nothing waits for it
+
+    shutdown = stop
+
+    def _watch(self, c: Any, url: str, queues: list[str], stop: threading.Event) -> None:
+        client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        stall = Stall()
+        try:
+            while not stop.wait(CHECK_SECONDS):
+                try:
+                    heads = oldest(client, queues)
+                except redis.RedisError:
+                    stall = Stall()  # Redis itself is away: the consumer notices that on its own
+                    continue
+                if stall.observe(heads, c.task_consumer.channel.qos.can_consume()):
+                    self._restart(c, queues, stop)
+                    return
+        finally:
+            client.close()
+
+    def _restart(self, c: Any, queues: list[str], stop: threading.Event) -> None:
+        log.error(
+            "worker stopped taking tasks that are waiting for it; restarting its consumer",
+            extra={"queues": queues, "seconds": CHECK_SECONDS * STRIKES},
+        )
+        c.hub.call_soon(_raise_stalled)  # raised in the event loop: Celery restarts the consumer
+        if stop.wait(LOOP_GRACE):
+            return  # the consumer restarted, which stopped this watchdog and started a new one
+        # The event loop did not even run the restart: only a new process helps. Exit, so
+        # that the supervisor (docker compose's restart policy) starts one.
+        log.critical("worker's event loop is not running; exiting so that it is restarted")
+        os._exit(EXIT_STALLED)
+
+
+def _raise_stalled() -> None:
+    raise ConsumerStalled("consumer stalled with tasks waiting")

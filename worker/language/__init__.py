@@ -1,0 +1,1 @@
+"""Pure text understanding: normalising what patients write, keywords, crisis phrases. No database."""

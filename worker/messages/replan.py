@@ -1,0 +1,149 @@
+"""Keeping an appointment's message rows in step with it.
+
+`replan` applies the plan (worker.planning, pure) to the database inside the caller's
+transaction, so an appointment and its planned messages always change together.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from worker.db.models import Appointment, Message
+from worker.enums import ACTIVE_APPOINTMENT, PENDING_MESSAGE, AppointmentStatus, MessageKind, MessageStatus
+from worker.planning.followups import load_overrides, plan_followups
+from worker.planning.reminders import PlannedMessage, plan_reminders
+from worker.settings import FollowUp, Settings, config_file, parse_plan
+
+
+@dataclass(frozen=True)
+class ReplanResult:
+    planned: int
+    cancelled: int
+
+
+def replan(
+    session: Session,
+    appointment: Appointment,
+    settings: Settings,
+    now: datetime,
+    reason: str,
+) -> ReplanResult:
+    """Make the appointment's pending reminders match what it should get now.
+
+    Pending rows that are no longer wanted are cancelled with `reason`; wanted rows are
+    inserted, updated, or revived when a cancelled row with the same key exists. Rows already
+    sent (or being sent) are left alone: their key guarantees they are never sent again.
+    """
+    session.flush()  # the appointment needs its id before keys can be built
+    wanted = wanted_messages(appointment, settings, now)
+    planned_here = or_(
+        Message.key.like(f"appt:{appointment.id}:reminder:%"),
+        Message.key.like(f"appt:{appointment.id}:followup:%"),
+    )
+    existing = {
+        row.key: row
+        for row in session.scalars(
+            select(Message).where(Message.appointment_id == appointment.id, planned_here)
+        )
+    }
+    wanted_keys = {item.key for item in wanted}
+    cancelled = 0
+    for row in existing.values():
+        if row.key not in wanted_keys and row.status in PENDING_MESSAGE:
+            row.status, row.reason, row.lease_until = MessageStatus.CANCELLED, reason, None
+            cancelled += 1
+    planned = 0
+    for item in wanted:
+        found = existing.get(item.key)
+        if found is None:
+            found = Message(
+                key=item.key,
+                appointment_id=appointment.id,
+                patient_id=appointment.patient_id,
+                kind=item.kind,
+                template=item.template,
+                attempts=0,
+            )
+            session.add(found)
+        elif not _replannable(found):
+            continue
+        planned += _apply(found, item)
+    return ReplanResult(planned=planned, cancelled=cancelled)
+
+
+def wanted_messages(appointment: Appointment, settings: Settings, now: datetime) -> list[PlannedMessage]:
+    """Reminders while the appointment is active; follow-ups also once it is completed."""
+    zone = appointment.patient.timezone
+    wanted: list[PlannedMessage] = []
+    if appointment.status in ACTIVE_APPOINTMENT:
+        wanted = plan_reminders(
+            appointment.id, appointment.start_at, settings.reminder_offsets, now, zone, settings.quiet_hours
+        )
+    if appointment.status in (*ACTIVE_APPOINTMENT, AppointmentStatus.COMPLETED):
+        plan = followup_plan(settings, appointment.kind)
+        for item in plan_followups(
+            appointment.id,
+            appointment.start_at,
+            timedelta(minutes=appointment.duration_minutes),
+            plan,
+            now,
+            zone,
+            settings.quiet_hours,
+        ):
+            wanted.append(
+                PlannedMessage(
+                    item.key,
+                    MessageKind.CHECKIN,
+                    item.template,
+                    item.due_at,
+                    item.original_due_at,
+                    item.adjust_reason,
+                )
+            )
+    return wanted
+
+
+def followup_plan(settings: Settings, kind: str) -> tuple[FollowUp, ...]:
+    overrides = _overrides(config_file(settings, "followups.yaml"))
+    return overrides.get(kind, parse_plan(settings.followup_plan))
+
+
+def _overrides(path: Path) -> dict[str, tuple[FollowUp, ...]]:
+    # Read once per change of the file, not once per appointment of a large import.
+    stamp = path.stat().st_mtime_ns if path.exists() else 0
+    return _cached_overrides(path, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_overrides(path: Path, _stamp: int) -> dict[str, tuple[FollowUp, ...]]:
+    return load_overrides(path)
+
+
+def _replannable(row: Message) -> bool:
+    # Pending or cancelled rows may be planned again; so may a row skipped at planning time
+    # (never attempted). Anything that reached a worker keeps its outcome.
+    if row.status in (*PENDING_MESSAGE, MessageStatus.CANCELLED):
+        return True
+    return row.status == MessageStatus.SKIPPED and row.attempts == 0
+
+
+def _apply(row: Message, item: PlannedMessage) -> int:
+    """Bring a row in line with its plan; returns 1 if it is newly planned or moved."""
+    status = MessageStatus.SKIPPED if item.skip_reason else MessageStatus.PLANNED
+    # A queued row is a planned row a dispatcher has already claimed: leave it be if nothing changed.
+    current = MessageStatus.PLANNED if row.status == MessageStatus.QUEUED else row.status
+    if (current, row.due_at, row.original_due_at) == (status, item.due_at, item.original_due_at):
+        return 0
+    row.status, row.due_at, row.lease_until = status, item.due_at, None
+    row.original_due_at, row.adjust_reason, row.reason = (
+        item.original_due_at,
+        item.adjust_reason,
+        item.skip_reason,
+    )
+    return 0 if item.skip_reason else 1

@@ -1,0 +1,1 @@
+"""What to send and when. Pure: reminder offsets, quiet hours and follow-up plans; no database."""
