@@ -30,8 +30,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bench._scratch import scratch_database
 from worker.db.engine import make_engine, session_factory
 from worker.db.migrate import upgrade
-from worker.db.models import Appointment, Message, MessageStatus
-from worker.dispatch import claim_due
+from worker.db.models import Appointment, Message
+from worker.enums import MessageStatus
+from worker.outbound.dispatch import claim_due
 
 LEASE = timedelta(minutes=5)
 CLAIM_INDEX = "ix_messages_status_due"
@@ -236,7 +237,7 @@ def _explain_claim(
     """Run one untimed claim (it also warms the pool), capture its UPDATE and EXPLAIN that.
 
     Capturing the statement the real function sent, rather than rebuilding the query here,
-    keeps the plan honest if worker.dispatch changes.
+    keeps the plan honest if worker.outbound.dispatch changes.
     """
     captured: list[tuple[str, Any]] = []
 

@@ -24,10 +24,13 @@ from tests.twilio_standin import StandIn, load_openapi
 from worker.db.engine import make_engine, session_factory
 from worker.db.migrate import upgrade
 from worker.db.models import Base
+from worker.lib.crypto import Cipher
 from worker.runtime import Runtime, build_runtime
 from worker.settings import Settings, load_settings
 
 TEST_KEY = Fernet.generate_key().decode()
+# Rows the tests read directly are encrypted under the key every test's Settings carry.
+TEST_CIPHER = Cipher([TEST_KEY])
 ACCOUNT_SID = "AC" + "7" * 32
 AUTH_TOKEN = "standin-auth-token"
 FROM_NUMBER = "+12025550100"
@@ -147,7 +150,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         upgrade(url)
         return url
     url: str = request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
+    engine = make_engine(url, cipher=TEST_CIPHER)
     with engine.begin() as connection:
         tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
@@ -209,7 +212,14 @@ def _env_value(name: str, value: Any) -> str:
 
 @pytest.fixture
 def settings(db_url: str, redis_server: RedisServer, standin: StandIn) -> Settings:
+    """Settings for the real boundaries: the shared Redis and the Twilio stand-in."""
     return make_settings(db_url, redis_server.url, standin.url)
+
+
+@pytest.fixture
+def db_settings(db_url: str) -> Settings:
+    """Settings for tests of the database alone: no Redis (in-memory broker), console SMS."""
+    return make_settings(db_url, "memory://")
 
 
 @pytest.fixture
@@ -220,15 +230,18 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 
 
 @pytest.fixture
-def sessions(runtime: Runtime) -> sessionmaker[Session]:
-    return runtime.sessions
+def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the test database, for tests that need nothing else (no Redis, no SMS)."""
+    engine = make_engine(db_url, cipher=TEST_CIPHER)
+    yield session_factory(engine)
+    engine.dispose()
 
 
 @pytest.fixture
 def sqlite_sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     url = f"sqlite:///{tmp_path / 'plain.sqlite3'}"
     upgrade(url)
-    engine = make_engine(url)
+    engine = make_engine(url, cipher=TEST_CIPHER)
     yield session_factory(engine)
     engine.dispose()
 
@@ -332,14 +345,6 @@ class Cli:
 def cli(db_url: str, redis_server: RedisServer, standin: StandIn, tmp_path: Path) -> Cli:
     settings = make_settings(db_url, redis_server.url, standin.url, reminder_offsets="48h,2h")
     return Cli(settings_env(settings), tmp_path)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _test_cipher() -> None:
-    """Rows the tests read directly are encrypted under the key every test's Settings carry."""
-    from worker import crypto
-
-    crypto.install(crypto.Cipher([TEST_KEY]))
 
 
 @pytest.fixture

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker import clinic
+from worker.clinic import records
 from worker.db.engine import transaction
 from worker.db.models import Message, utcnow
+from worker.enums import MessageStatus
 from worker.settings import Settings
 
 
 def add_patient(
     sessions: sessionmaker[Session], settings: Settings, phone: str = "+12025550143", **kwargs: object
 ) -> int:
-    data = clinic.PatientInput(name=str(kwargs.pop("name", "Test Patient")), phone=phone, **kwargs)  # type: ignore[arg-type]
+    data = records.PatientInput(name=str(kwargs.pop("name", "Test Patient")), phone=phone, **kwargs)  # type: ignore[arg-type]
     with transaction(sessions) as session:
-        return clinic.add_patient(session, settings, data, "test", utcnow()).id
+        return records.add_patient(session, settings, data, "test", utcnow()).id
 
 
 def add_appointment(
@@ -31,7 +32,7 @@ def add_appointment(
     now: datetime | None = None,
 ) -> int:
     with transaction(sessions) as session:
-        appointment, _ = clinic.add_appointment(
+        appointment, _ = records.add_appointment(
             session, settings, patient_id, start_at, actor="test", now=now or utcnow()
         )
         return appointment.id
@@ -46,6 +47,13 @@ def messages_of(sessions: sessionmaker[Session], appointment_id: int) -> list[Me
                 .order_by(Message.due_at, Message.id)
             )
         )
+
+
+def all_settled(sessions: sessionmaker[Session], appointment_ids: Iterable[int]) -> bool:
+    """Every message of these appointments is past sending: none planned, queued or in a call.
+    A row leaves `queued` only by its one claim, so once all have, nothing more can be sent."""
+    unsettled = (MessageStatus.PLANNED, MessageStatus.QUEUED, MessageStatus.SENDING)
+    return all(m.status not in unsettled for a in appointment_ids for m in messages_of(sessions, a))
 
 
 def in_minutes(minutes: float) -> datetime:

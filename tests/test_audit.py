@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from tests.conftest import Cli
+from tests.conftest import TEST_CIPHER, Cli
 from worker.db.engine import make_engine
 
 
@@ -32,7 +32,7 @@ def test_operator_actions_reads_and_sends_are_listed_with_who_and_when(cli: Cli)
 
 def test_the_database_refuses_to_change_or_delete_audit_rows(cli: Cli) -> None:
     cli.run("patients", "add", "--name", "Ana", "--phone", "+12025550143")
-    engine = make_engine(cli.env["CLINIC_DATABASE_URL"])
+    engine = make_engine(cli.env["CLINIC_DATABASE_URL"], cipher=TEST_CIPHER)
     for statement in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"):
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
             connection.execute(text(statement))

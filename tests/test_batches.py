@@ -14,10 +14,10 @@ from tests.helpers import add_appointment, add_patient, in_minutes, messages_of
 from tests.twilio_standin import StandIn
 from worker.db.engine import transaction
 from worker.db.models import Message, Patient, utcnow
-from worker.dispatch import batch_size, claim_due, expire_stuck_sending
-from worker.outcomes import LOST_HOLD
+from worker.outbound.dispatch import batch_size, claim_due, expire_stuck_sending
+from worker.outbound.outcomes import LOST_HOLD
+from worker.outbound.sending import _calling, begin_batch, deliver_batch
 from worker.runtime import Runtime, build_runtime
-from worker.sending import _calling, begin_batch, deliver_batch
 from worker.sms.base import OutboundSms
 
 

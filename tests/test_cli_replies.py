@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from tests.conftest import Cli
+from tests.conftest import TEST_CIPHER, Cli
 from tests.webhooks import inbound_form
 from worker.db.engine import make_engine, session_factory, transaction
 from worker.db.models import utcnow
+from worker.inbound.replies import process_inbound, store_inbound
 from worker.questionnaires.definitions import Catalogue
-from worker.replies import process_inbound, store_inbound
 from worker.settings import load_settings
 
 
 def _reply(cli: Cli, body: str, sender: str) -> None:
     settings = load_settings(database_url=cli.env["CLINIC_DATABASE_URL"])
-    sessions = session_factory(make_engine(settings.database_url))
+    sessions = session_factory(make_engine(settings.database_url, cipher=TEST_CIPHER))
     form = inbound_form(body, sender)
     with transaction(sessions) as session:
         store_inbound(session, {k: [v] for k, v in form}, "webhook", utcnow())

@@ -17,12 +17,12 @@ from tests.twilio_standin import StandIn
 from tests.webhooks import inbound_form, signed
 from worker.db.engine import transaction
 from worker.db.models import Appointment, Message, QuestionnaireRun, SafetyAlert, utcnow
-from worker.manual import queue_checkin
+from worker.outbound.manual import queue_checkin
+from worker.outbound.sending import deliver
 from worker.questionnaires.results import result_rows
 from worker.questionnaires.runs import nudge_or_expire
 from worker.runtime import Runtime, build_runtime
-from worker.safety import acknowledge, repeat_unacknowledged
-from worker.sending import deliver
+from worker.safety.alerts import acknowledge, repeat_unacknowledged
 from worker.web import create_app
 
 PHONE = "+12025550143"
@@ -73,7 +73,7 @@ class Chat:
 
 @pytest.fixture
 def chat(rt: Runtime, standin: StandIn) -> Iterator[Chat]:
-    with TestClient(create_app(rt.settings, rt), base_url="https://clinic.example.org") as client:
+    with TestClient(create_app(rt.settings, rt), base_url="https://records.example.org") as client:
         yield Chat(rt, standin, client)
 
 
@@ -252,7 +252,7 @@ def test_crisis_words_outside_any_questionnaire_raise_an_alert_at_any_hour(
     )
     rt = build_runtime(settings)
     add_patient(rt.sessions, settings, PHONE, timezone="UTC")
-    with TestClient(create_app(settings, rt), base_url="https://clinic.example.org") as client:
+    with TestClient(create_app(settings, rt), base_url="https://records.example.org") as client:
         chat = Chat(rt, standin, client)
         chat.say("STOP")  # even a patient who opted out
         response = client.post(
@@ -306,8 +306,8 @@ def test_an_unacknowledged_alert_texts_on_call_again_until_acknowledged(
 def test_follow_ups_are_planned_after_the_session_and_dropped_for_a_no_show(
     db_url: str, redis_server: RedisServer, standin: StandIn
 ) -> None:
-    from worker import clinic
-    from worker.db.models import AppointmentStatus
+    from worker.clinic import records
+    from worker.enums import AppointmentStatus
 
     settings = make_settings(db_url, redis_server.url, standin.url, followup_plan="checkin@24h,phq9@7d")
     rt = build_runtime(settings)
@@ -320,7 +320,7 @@ def test_follow_ups_are_planned_after_the_session_and_dropped_for_a_no_show(
         ).all()
     assert sorted(m.due_at - start for m in followups) == [timedelta(hours=25), timedelta(days=7, hours=1)]
     with transaction(rt.sessions) as session:
-        clinic.mark_appointment(
+        records.mark_appointment(
             session, settings, appt, AppointmentStatus.NO_SHOW, actor="test", now=utcnow()
         )
     with rt.sessions() as session:

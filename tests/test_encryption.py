@@ -8,29 +8,27 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
-from tests.conftest import TEST_KEY, Cli
+from tests.conftest import TEST_CIPHER, TEST_KEY, Cli
 from tests.webhooks import inbound_form
-from worker.crypto import Cipher, DecryptError
 from worker.db.engine import make_engine, session_factory, transaction
 from worker.db.models import utcnow
-from worker.errors import ConfigError
-from worker.replies import store_inbound
+from worker.inbound.replies import store_inbound
+from worker.lib.crypto import Cipher, DecryptError
+from worker.lib.errors import ConfigError
 from worker.settings import load_settings
 
 SECRET_REPLY = "I feel hopeless tonight, please call me"
 
 
 def _store(cli: Cli, body: str) -> None:
-    from worker import crypto
-
-    crypto.install(Cipher([k for k in cli.env["CLINIC_ENCRYPTION_KEYS"].split(",") if k]))
-    sessions = session_factory(make_engine(cli.env["CLINIC_DATABASE_URL"]))
+    keys = Cipher([k for k in cli.env["CLINIC_ENCRYPTION_KEYS"].split(",") if k])
+    sessions = session_factory(make_engine(cli.env["CLINIC_DATABASE_URL"], cipher=keys))
     with transaction(sessions) as session:
         store_inbound(session, {k: [v] for k, v in inbound_form(body, "+12025550143")}, "webhook", utcnow())
 
 
 def _raw_bodies(cli: Cli) -> list[str]:
-    engine = make_engine(cli.env["CLINIC_DATABASE_URL"])
+    engine = make_engine(cli.env["CLINIC_DATABASE_URL"], cipher=TEST_CIPHER)
     with engine.connect() as connection:
         return [row[0] for row in connection.execute(text("SELECT body FROM inbound_messages ORDER BY id"))]
 
@@ -62,7 +60,7 @@ def test_rotation_moves_every_row_to_the_new_key_and_old_keys_still_read(cli: Cl
 
 def test_rows_from_before_encryption_are_read_and_encrypted_by_rotate(cli: Cli) -> None:
     _store(cli, "placeholder")
-    engine = make_engine(cli.env["CLINIC_DATABASE_URL"])
+    engine = make_engine(cli.env["CLINIC_DATABASE_URL"], cipher=TEST_CIPHER)
     with engine.begin() as connection:
         connection.execute(text("UPDATE inbound_messages SET body = 'old plain text'"))
     assert cli.json("replies", "list")[0]["body"] == "old plain text"
@@ -100,3 +98,23 @@ def test_a_value_under_an_unknown_key_is_a_clear_error() -> None:
 def test_keys_generate_prints_a_usable_key(cli: Cli) -> None:
     key = cli.run("keys", "generate").stdout.strip()
     assert Cipher([key]).decrypt(Cipher([key]).encrypt("ok")) == "ok"
+
+
+def test_an_engine_without_keys_refuses_encrypted_columns_and_writes_nothing(tmp_path: Path) -> None:
+    from sqlalchemy.exc import StatementError
+
+    from worker.db.cipher import MissingCipher
+    from worker.db.errors import our_error
+    from worker.db.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'bare.sqlite3'}"
+    upgrade(url)
+    sessions = session_factory(make_engine(url))  # given: no cipher
+    with pytest.raises(StatementError) as raised, transaction(sessions) as session:
+        store_inbound(
+            session, {k: [v] for k, v in inbound_form("hello", "+12025550143")}, "webhook", utcnow()
+        )
+    assert isinstance(our_error(raised.value), MissingCipher)  # the CLI prints it as one line
+    assert "no encryption key" in str(our_error(raised.value))
+    with make_engine(url).connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM inbound_messages")).scalar() == 0

@@ -9,8 +9,9 @@ from concurrent.futures import CancelledError
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from worker.errors import Busy
-from worker.groupcommit import GroupCommit
+from worker.db.engine import unavailable
+from worker.lib.errors import Busy
+from worker.lib.groupcommit import GroupCommit
 
 
 class Recorder:
@@ -68,7 +69,7 @@ def test_an_item_the_write_refuses_fails_alone_and_the_rest_of_its_batch_is_writ
 
 def test_a_database_outage_fails_the_whole_batch_at_once() -> None:
     recorder = Recorder()
-    writer: GroupCommit[str, str] = GroupCommit("test", recorder)
+    writer: GroupCommit[str, str] = GroupCommit("test", recorder, outage=unavailable)
     held_first(recorder, writer)
     recorder.outage = True
     futures = [writer.submit(item) for item in ("a", "b", "c")]

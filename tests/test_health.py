@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import Cli
+from tests.conftest import TEST_CIPHER, Cli
 from tests.helpers import add_appointment, add_patient, in_minutes, messages_of
 from worker.db.engine import make_engine, session_factory, transaction
-from worker.db.models import Message, MessageStatus, utcnow
+from worker.db.models import Message, utcnow
+from worker.enums import MessageStatus
 from worker.runtime import Runtime
 from worker.settings import Settings, load_settings
 from worker.web import create_app
@@ -46,7 +47,7 @@ def _stick(sessions: sessionmaker[Session], settings: Settings) -> None:
 def test_doctor_names_a_stuck_queue_and_a_stuck_send(cli: Cli) -> None:
     settings = load_settings(database_url=cli.env["CLINIC_DATABASE_URL"], reminder_offsets="48h,2h")
     cli.run("db", "upgrade")
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, cipher=TEST_CIPHER)
     _stick(session_factory(engine), settings)
     engine.dispose()
     result = cli.run("doctor", "--json", ok=False)

@@ -93,7 +93,7 @@ def test_new_phone_without_a_name_is_refused_by_line(cli: Cli, tmp_path: Path) -
 
 
 def test_large_import_is_one_transaction(sqlite_sessions: sessionmaker[Session], tmp_path: Path) -> None:
-    from worker import importer
+    from worker.clinic import importer
     from worker.db.engine import transaction
     from worker.db.models import utcnow
     from worker.settings import load_settings

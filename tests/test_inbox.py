@@ -11,8 +11,8 @@ from starlette.testclient import TestClient
 
 from tests.webhooks import PUBLIC_URL, inbound_form, signed
 from worker.db.models import InboundMessage, SafetyAlert
+from worker.inbound.screening import Stored
 from worker.runtime import Runtime
-from worker.screening import Stored
 from worker.web import create_app
 from worker.web import inbox as inbox_module
 from worker.web.inbox import Inbox

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.keywords import Keyword, classify
+from worker.language.keywords import Keyword, classify
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import RedisServer, free_port, make_settings
+from tests.conftest import TEST_CIPHER, RedisServer, free_port, make_settings
 from tests.helpers import add_appointment, add_patient, eventually
 from tests.twilio_standin import StandIn
 from tests.webhooks import inbound_form, signed
@@ -55,7 +55,7 @@ def test_no_phone_name_or_reply_text_reaches_logs_or_redis(
     from worker.db.migrate import upgrade
 
     upgrade(settings.database_url)
-    sessions = session_factory(make_engine(settings.database_url))
+    sessions = session_factory(make_engine(settings.database_url, cipher=TEST_CIPHER))
     procs = [
         spawn(["web", "--port", str(port)], settings, "web"),
         spawn(["worker"], settings, "worker"),

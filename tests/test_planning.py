@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from worker.scheduling import plan_reminders
+from worker.planning.reminders import plan_reminders
 
 START = datetime(2026, 12, 10, 15, 0, tzinfo=UTC)
 OFFSETS = (timedelta(hours=48), timedelta(hours=2))

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from worker.errors import InputError
+from worker.language.crisis import load_phrases
+from worker.lib.errors import InputError
 from worker.questionnaires.definitions import load_catalogue, load_file
 from worker.questionnaires.parsing import INVALID, parse_answer
 from worker.questionnaires.scoring import progress, score
-from worker.safety_phrases import load_phrases
-from worker.templates import bundled_config_dir
+from worker.settings import bundled_config_dir
 
 CONFIG = bundled_config_dir()
 CATALOGUE = load_catalogue(CONFIG / "questionnaires")

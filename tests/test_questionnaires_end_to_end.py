@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import RedisServer, free_port, make_settings, settings_env
+from tests.conftest import TEST_CIPHER, RedisServer, free_port, make_settings, settings_env
 from tests.helpers import add_patient, eventually
 from tests.twilio_standin import StandIn
 from tests.webhooks import inbound_form, signed
@@ -32,7 +32,7 @@ def test_phq9_by_text_scores_right_and_danger_reaches_patient_and_on_call_within
         db_url, redis_server.url, standin.url, oncall_number=ONCALL, dispatch_interval=1.0, send_rate=20.0
     )
     env = settings_env(settings)
-    sessions = session_factory(make_engine(settings.database_url))
+    sessions = session_factory(make_engine(settings.database_url, cipher=TEST_CIPHER))
     procs = [
         spawn(["web", "--port", str(port)], settings, "web"),
         spawn(["worker"], settings, "worker"),

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker.quiet import QuietHours, parse_quiet_hours
-from worker.scheduling import PlannedMessage, plan_reminders
+from worker.lib.quiet_window import QuietHours, parse_quiet_hours
+from worker.planning.reminders import PlannedMessage, plan_reminders
 
 NIGHT = QuietHours(time(21, 0), time(8, 0))
 H = timedelta(hours=1)

@@ -13,10 +13,10 @@ from tests.helpers import add_appointment, add_patient, messages_of
 from tests.twilio_standin import StandIn
 from worker.db.engine import transaction
 from worker.db.models import Message, utcnow
-from worker.dispatch import claim_due
-from worker.quiet import QuietHours
+from worker.lib.quiet_window import QuietHours
+from worker.outbound.dispatch import claim_due
+from worker.outbound.sending import deliver
 from worker.runtime import build_runtime
-from worker.sending import deliver
 
 
 def window_around(instant: datetime, before: timedelta, after: timedelta) -> str:
@@ -77,7 +77,7 @@ def test_a_message_that_reaches_a_worker_inside_quiet_hours_is_placed_again_not_
 def test_answers_to_the_patient_are_not_held_by_quiet_hours(quiet_now: Any, standin: StandIn) -> None:
     from tests.test_replies import process_all
     from tests.webhooks import inbound_form
-    from worker.replies import store_inbound
+    from worker.inbound.replies import store_inbound
 
     rt = quiet_now
     add_patient(rt.sessions, rt.settings, "+12025550143", timezone="UTC")
@@ -134,7 +134,7 @@ def test_a_reminder_moved_at_send_time_never_lands_on_top_of_another(
     pid = add_patient(rt.sessions, rt.settings, "+12025550143", timezone="UTC")
     appt = add_appointment(rt.sessions, rt.settings, pid, utcnow() + timedelta(minutes=90))
     [planned] = messages_of(rt.sessions, appt)  # already moved to the end of quiet hours
-    from worker.manual import queue_manual_reminder
+    from worker.outbound.manual import queue_manual_reminder
 
     with transaction(rt.sessions) as session:
         manual = queue_manual_reminder(session, rt.settings, appt, actor="test", now=utcnow()).id

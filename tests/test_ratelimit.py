@@ -11,9 +11,9 @@ import pytest
 import redis
 
 from tests.conftest import RedisServer
-from worker.ratelimit import RateLimiter
+from worker.lib.ratelimit import RateLimiter
+from worker.outbound.sending import LATE, take_slot
 from worker.runtime import LocalRateLimiter, Runtime
-from worker.sending import LATE, take_slot
 
 
 def test_reservations_from_many_clients_are_spaced_by_one_over_rate(redis_server: RedisServer) -> None:

@@ -17,11 +17,11 @@ from tests.twilio_standin import StandIn
 from tests.webhooks import MultiDict, inbound_form, signed
 from worker.db.engine import transaction
 from worker.db.models import Appointment, AuditEntry, InboundMessage, Message, Patient, utcnow
-from worker.dispatch import claim_due
-from worker.replies import unprocessed
+from worker.inbound.replies import unprocessed
+from worker.jobs.tasks import _process
+from worker.outbound.dispatch import claim_due
+from worker.outbound.sending import deliver
 from worker.runtime import Runtime, build_runtime
-from worker.sending import deliver
-from worker.tasks import _process
 from worker.web import create_app
 
 PHONE = "+12025550143"

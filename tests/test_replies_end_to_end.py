@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import RedisServer, free_port, make_settings
+from tests.conftest import TEST_CIPHER, RedisServer, free_port, make_settings
 from tests.helpers import add_appointment, add_patient, eventually, messages_of
 from tests.twilio_standin import StandIn
 from tests.webhooks import inbound_form, signed, status_form
@@ -29,7 +29,7 @@ def test_replies_confirm_flag_opt_out_and_survive_a_redis_outage(
     settings = make_settings(
         db_url, redis_server.url, standin.url, reminder_offsets="40s", dispatch_interval=1.0, send_rate=20.0
     )
-    sessions = session_factory(make_engine(settings.database_url))
+    sessions = session_factory(make_engine(settings.database_url, cipher=TEST_CIPHER))
     web = spawn(["web", "--port", str(port), "--workers", "2"], settings, "web")  # as compose runs it
     worker = spawn(["worker", "--concurrency", "2"], settings, "worker")
     beat = spawn(["beat"], settings, "beat")

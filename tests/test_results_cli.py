@@ -6,14 +6,14 @@ import csv
 import io
 import json
 
-from tests.conftest import Cli
+from tests.conftest import TEST_CIPHER, Cli
 from worker.db.engine import make_engine, session_factory, transaction
 from worker.db.models import Answer, QuestionnaireRun, SafetyAlert, utcnow
 
 
 def _seed(cli: Cli) -> None:
     cli.run("patients", "add", "--name", "Ana", "--phone", "+12025550143")
-    sessions = session_factory(make_engine(cli.env["CLINIC_DATABASE_URL"]))
+    sessions = session_factory(make_engine(cli.env["CLINIC_DATABASE_URL"], cipher=TEST_CIPHER))
     now = utcnow()
     with transaction(sessions) as session:
         for score, severity in ((20, "severe"), (9, "mild")):

@@ -14,10 +14,11 @@ from tests.conftest import FROM_NUMBER
 from tests.helpers import add_appointment, add_patient, in_minutes, messages_of
 from tests.twilio_standin import StandIn
 from worker.db.engine import transaction
-from worker.db.models import Message, MessageStatus, Patient, utcnow
-from worker.dispatch import claim_due, expire_stuck_sending
+from worker.db.models import Message, Patient, utcnow
+from worker.enums import MessageStatus
+from worker.outbound.dispatch import claim_due, expire_stuck_sending
+from worker.outbound.sending import deliver
 from worker.runtime import Runtime
-from worker.sending import deliver
 
 PHONE = "+12025550143"
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from worker.errors import ConfigError
-from worker.settings import load_settings, parse_duration
+from worker.lib.durations import parse_duration
+from worker.lib.errors import ConfigError
+from worker.settings import load_settings
 
 
 def test_defaults_match_the_documented_ones(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

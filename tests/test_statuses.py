@@ -18,11 +18,11 @@ from tests.twilio_standin import StandIn
 from tests.webhooks import signed, status_form
 from worker.db.engine import transaction
 from worker.db.models import Message, StatusEvent, utcnow
-from worker.dispatch import claim_due
-from worker.reconcile import reconcile
+from worker.inbound.reconcile import reconcile
+from worker.outbound.dispatch import claim_due
+from worker.outbound.sending import deliver
+from worker.outbound.statuses import Callback, record_event
 from worker.runtime import Runtime
-from worker.sending import deliver
-from worker.statuses import Callback, record_event
 from worker.web import create_app
 from worker.web.hooks import status_writer
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from worker.errors import InputError
+from worker.lib.errors import InputError
+from worker.messages.templates import format_when, load_templates
 from worker.settings import load_settings
-from worker.templates import format_when, load_templates
 
 AT = datetime(2026, 12, 1, 20, 30, tzinfo=UTC)
 
@@ -47,6 +47,6 @@ def test_a_template_with_an_unknown_placeholder_is_a_clear_error(tmp_path: Path)
 
 def test_the_config_directory_copy_is_the_shipped_one() -> None:
     repo_config = Path(__file__).resolve().parents[1] / "config" / "templates.yaml"
-    from worker.templates import bundled_config_dir
+    from worker.settings import bundled_config_dir
 
     assert (bundled_config_dir() / "templates.yaml").read_text() == repo_config.read_text()

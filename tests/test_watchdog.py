@@ -3,7 +3,7 @@ oldest task stood still."""
 
 from __future__ import annotations
 
-from worker.watchdog import STRIKES, Stall
+from worker.jobs.watchdog import STRIKES, Stall
 
 
 def test_a_queue_head_that_stands_still_while_the_worker_has_room_is_a_stall() -> None:

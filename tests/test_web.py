@@ -42,7 +42,7 @@ def anyio_backend() -> str:
 
 
 def test_web_refuses_to_start_without_what_signatures_need(db_url: str) -> None:
-    from worker.errors import ConfigError
+    from worker.lib.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         create_app(make_settings(db_url, "redis://127.0.0.1:1/0", public_url=""))

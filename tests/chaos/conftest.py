@@ -18,7 +18,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.chaos.faults import TcpProxy
 from tests.chaos.ledger import Row
-from tests.conftest import PG_ADMIN_URL, Proc, RedisServer, _postgres_reachable, make_settings, settings_env
+from tests.conftest import (
+    PG_ADMIN_URL,
+    TEST_CIPHER,
+    Proc,
+    RedisServer,
+    _postgres_reachable,
+    make_settings,
+    settings_env,
+)
 from tests.twilio_standin import StandIn
 from worker.db.engine import make_engine, session_factory
 from worker.db.migrate import upgrade
@@ -118,7 +126,12 @@ def cluster(tmp_path: Path, private_redis: RedisServer, standin: StandIn) -> Ite
             twilio_timeout=5.0,
         )
         cluster = Cluster(
-            settings, session_factory(make_engine(url)), standin, private_redis, tmp_path, proxy
+            settings,
+            session_factory(make_engine(url, cipher=TEST_CIPHER)),
+            standin,
+            private_redis,
+            tmp_path,
+            proxy,
         )
         try:
             yield cluster

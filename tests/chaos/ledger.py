@@ -15,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.twilio_standin import StandIn
-from worker import clinic
+from worker.clinic import records
 from worker.db.engine import transaction
-from worker.db.models import Message, MessageStatus, Patient, utcnow
+from worker.db.models import Message, Patient, utcnow
+from worker.enums import MessageStatus
 from worker.settings import Settings
 
 FINAL = {
@@ -48,9 +49,9 @@ def plan_batch(
     now = utcnow()
     with transaction(sessions) as session:
         for n in range(first, first + count):
-            data = clinic.PatientInput(name=f"Chaos {n}", phone=phone(n), timezone="UTC")
-            patient = clinic.add_patient(session, settings, data, "chaos", now)
-            clinic.add_appointment(session, settings, patient.id, due_at + offset, actor="chaos", now=now)
+            data = records.PatientInput(name=f"Chaos {n}", phone=phone(n), timezone="UTC")
+            patient = records.add_patient(session, settings, data, "chaos", now)
+            records.add_appointment(session, settings, patient.id, due_at + offset, actor="chaos", now=now)
     with sessions() as session:
         ids = list(session.scalars(select(Message.id).where(Message.status == MessageStatus.PLANNED)))
     assert len(ids) == count, f"planned {len(ids)} of {count}"

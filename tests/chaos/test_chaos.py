@@ -76,6 +76,23 @@ def test_redis_restarted_empty_mid_batch_loses_nothing(cluster: Cluster) -> None
     check(row, cluster)
 
 
+def test_beat_started_while_redis_is_down_dispatches_once_it_returns(cluster: Cluster) -> None:
+    # Given due messages, a worker, and Redis down when beat starts (a host reboot, say)
+    ids = due_batch(cluster, 50)
+    cluster.worker()
+    cluster.redis.stop()
+    beat = cluster.start("beat", "beat")
+    # When beat has found Redis missing and Redis comes back a few seconds later
+    beat.wait_for("Redis does not answer", timeout=60)
+    time.sleep(3)  # the outage itself: the fault lasts a while by design
+    cluster.redis.start()
+    # Expect every message sent once, by the same beat, still running
+    row = finish("beat started while Redis was down", cluster, ids)
+    assert beat.process.poll() is None, cluster.logs()
+    check(row, cluster)
+    assert row.sent == 50, f"{row}\n{cluster.logs()}"
+
+
 def test_provider_errors_and_stalls_are_retried_or_recorded_never_doubled(cluster: Cluster) -> None:
     cluster.standin.behaviour = Behaviour(
         latency=0.02, error_rate_500=0.3, error_rate_429=0.1, stall_rate=0.03, stall_seconds=6.0

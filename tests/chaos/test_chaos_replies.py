@@ -17,7 +17,7 @@ from tests.chaos.ledger import phone, plan_batch, tally, wait_settled
 from tests.chaos.test_chaos import SETTLE, check
 from tests.conftest import free_port
 from tests.webhooks import inbound_form, signed
-from worker import clinic
+from worker.clinic import records
 from worker.db.engine import transaction
 from worker.db.models import Appointment, InboundMessage, Message, utcnow
 
@@ -30,8 +30,8 @@ def _add_patients(cluster: Cluster, numbers: list[str]) -> None:
     now = utcnow()
     with transaction(cluster.sessions) as session:
         for n, number in enumerate(numbers):
-            data = clinic.PatientInput(name=f"Replier {n}", phone=number, timezone="UTC")
-            clinic.add_patient(session, cluster.settings, data, "chaos", now)
+            data = records.PatientInput(name=f"Replier {n}", phone=number, timezone="UTC")
+            records.add_patient(session, cluster.settings, data, "chaos", now)
 
 
 def test_replies_posted_while_redis_is_down_are_all_answered_once_when_it_returns(
@@ -103,11 +103,11 @@ def test_reschedules_and_cancels_racing_the_dispatcher_never_send_a_stale_remind
         time.sleep(0.015)
         with transaction(cluster.sessions) as session:
             if n % 2:
-                clinic.cancel_appointment(
+                records.cancel_appointment(
                     session, cluster.settings, appointment_id, actor="chaos", now=utcnow()
                 )
             else:
-                clinic.reschedule_appointment(
+                records.reschedule_appointment(
                     session, cluster.settings, appointment_id, later, actor="chaos", now=utcnow()
                 )
     wait_settled(cluster.sessions, ids, SETTLE)
