@@ -16,6 +16,7 @@ from tests.chaos.conftest import Cluster
 from tests.chaos.ledger import phone, plan_batch, tally, wait_settled
 from tests.chaos.test_chaos import SETTLE, check
 from tests.conftest import free_port
+from tests.helpers import eventually
 from tests.webhooks import inbound_form, signed
 from worker.clinic import records
 from worker.db.engine import transaction
@@ -24,6 +25,10 @@ from worker.db.models import Appointment, InboundMessage, Message, utcnow
 pytestmark = pytest.mark.chaos
 
 ONCALL = "+12025550199"
+# After a Redis outage, every reply stored meanwhile is processed, and every safety text it
+# raised is accepted by Twilio, within this many seconds of Redis answering again (measured
+# 8-13 s on two busy cores: beat reconnecting, then the stored-reply sweep).
+RECOVERY_BOUND_SECONDS = 30.0
 
 
 def _add_patients(cluster: Cluster, numbers: list[str]) -> None:
@@ -62,15 +67,27 @@ def test_replies_posted_while_redis_is_down_are_all_answered_once_when_it_return
     time.sleep(3)
     assert cluster.standin.accepted == [], "nothing can be queued while Redis is down"
     cluster.redis.start()
+    back = time.time()
 
-    def answered() -> list[int]:
+    def unprocessed() -> int:
         with cluster.sessions() as session:
-            return list(session.scalars(select(Message.id)))
+            query = select(func.count()).where(InboundMessage.processed_at.is_(None))
+            return int(session.scalar(query) or 0)
 
-    deadline = time.monotonic() + 60
-    while len(answered()) < 80 and time.monotonic() < deadline:
-        time.sleep(0.5)
-    ids = answered()
+    def safety_texts_accepted() -> int:
+        return len([a for a in cluster.standin.accepted if a.to in in_crisis or a.to == ONCALL])
+
+    # The bound docs/reliability.md states: from Redis back to the last stored reply processed
+    # and the last safety text accepted by Twilio. Each wait ends as soon as its condition holds.
+    replies_s = eventually(lambda: unprocessed() == 0, RECOVERY_BOUND_SECONDS)
+    eventually(lambda: safety_texts_accepted() >= 2 * len(in_crisis), RECOVERY_BOUND_SECONDS)
+    safety_s = max(a.at for a in cluster.standin.accepted if a.to in in_crisis or a.to == ONCALL) - back
+    print(
+        f"\nRedis back -> last reply processed {replies_s:.1f} s, last safety text accepted {safety_s:.1f} s"
+    )
+    assert safety_s <= RECOVERY_BOUND_SECONDS, f"last safety text {safety_s:.1f} s after Redis came back"
+    with cluster.sessions() as session:
+        ids = list(session.scalars(select(Message.id)))
     assert len(ids) == 40 + 2 * 20, "one HELP answer each; a 988 text and an on-call alert per crisis"
     wait_settled(cluster.sessions, ids, SETTLE)
     row = cluster.record(tally("replies while Redis down", cluster.sessions, cluster.standin, ids))

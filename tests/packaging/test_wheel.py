@@ -124,6 +124,10 @@ def test_worker_is_imported_from_the_venv_not_the_checkout(installed: Installed)
     # The shipped config is real files inside the package, not a link back to config/.
     templates = purelib / "worker" / "bundled_config" / "templates.yaml"
     assert templates.is_file() and not templates.is_symlink(), templates
+    assert (purelib / "worker" / "bundled_config" / "example.env").is_file()
+    migrations = purelib / "worker" / "db" / "migrations"
+    assert (migrations / "env.py").is_file() and (migrations / "script.py.mako").is_file()
+    assert list((migrations / "versions").glob("0001*.py")), "the first migration is missing"
 
 
 def test_help(installed: Installed) -> None:

@@ -122,7 +122,7 @@ def list_(
 @app.command("import")
 def import_(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV file; see the README for its header.")],
+    file: Annotated[Path, typer.Argument(help="CSV file; header in docs/operations.md (CSV import).")],
     skip_invalid: Annotated[bool, typer.Option(help="Import the good rows even if some are bad.")] = False,
     as_json: JsonFlag = False,
 ) -> None:

@@ -51,7 +51,7 @@ def demo_settings(folder: Path, redis_url: str) -> Settings:
         sms_backend="console",
         reminder_offsets=OFFSETS,
         dispatch_interval=2.0,
-        # Whatever the hour, and reminders only: quiet hours and questionnaires are in the README.
+        # Whatever the hour, and reminders only: quiet hours and questionnaires are in docs/.
         quiet_hours="off",
         followup_plan="none",
         send_rate=5.0,

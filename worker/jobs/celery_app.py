@@ -29,7 +29,7 @@ def settings_of(celery: Celery) -> Settings:
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
-    """Celery and kombu settings; the README explains each choice."""
+    """Celery and kombu settings; docs/operations.md explains each choice and its evidence."""
     interval = settings.dispatch_interval
     urgent = urgent_queue(settings)
     config: dict[str, Any] = {
