@@ -46,7 +46,7 @@ def test_a_template_with_an_unknown_placeholder_is_a_clear_error(tmp_path: Path)
 
 
 def test_the_config_directory_copy_is_the_shipped_one() -> None:
-    repo_config = Path(__file__).resolve().parents[1] / "config" / "templates.yaml"
+    repo_config = Path(__file__).resolve().parents[2] / "config" / "templates.yaml"
     from worker.settings import bundled_config_dir
 
     assert (bundled_config_dir() / "templates.yaml").read_text() == repo_config.read_text()

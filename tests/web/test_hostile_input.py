@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from tests.conftest import Cli
 from tests.helpers import add_patient
-from tests.test_replies import inbound_rows, process_all
+from tests.inbound.test_replies import inbound_rows, process_all
 from tests.webhooks import PUBLIC_URL, inbound_form, sign, signed
 from worker.db.models import InboundMessage, StatusEvent
 from worker.runtime import Runtime

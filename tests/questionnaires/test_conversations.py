@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from tests.conftest import RedisServer, make_settings
 from tests.helpers import add_appointment, add_patient, in_minutes
-from tests.test_replies import process_all
+from tests.inbound.test_replies import process_all
 from tests.twilio_standin import StandIn
 from tests.webhooks import inbound_form, signed
 from worker.db.engine import transaction

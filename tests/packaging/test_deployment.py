@@ -12,7 +12,7 @@ import yaml
 
 from worker.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _compose() -> dict:  # type: ignore[type-arg]

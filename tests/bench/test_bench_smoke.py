@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import PG_ADMIN_URL, RedisServer
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_benchmark_runs_end_to_end_and_reports_every_figure(

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DataError
 from starlette.testclient import TestClient
 
 from tests.helpers import messages_of
-from tests.test_replies import PHONE, inbound_rows, process_all, reminded_appointment
+from tests.inbound.test_replies import PHONE, inbound_rows, process_all, reminded_appointment
 from tests.twilio_standin import StandIn
 from tests.webhooks import signed, status_form
 from worker.db.engine import transaction
