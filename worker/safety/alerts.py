@@ -41,6 +41,8 @@ def raise_alert(
     reply_to: str | None,
     inbound_id: int | None = None,
     run_id: int | None = None,
+    category: str | None = None,
+    rule: str | None = None,
 ) -> list[int]:
     """Create the alert and queue its two texts; returns the message ids to enqueue after
     commit. A second alert for the same inbound text and source is not created."""
