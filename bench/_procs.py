@@ -61,6 +61,7 @@ def worker_env(
         CLINIC_TWILIO_FROM_NUMBER=FROM_NUMBER,
         CLINIC_TWILIO_API_URL=standin_url,
         CLINIC_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        CLINIC_CLINIC_PHONE="(202) 555-0100",  # required: crisis texts give it
         CLINIC_QUIET_HOURS="off",  # a benchmark run at 3 a.m. must still send
         CLINIC_FOLLOWUP_PLAN="none",
         CLINIC_REMINDER_OFFSETS="1h",

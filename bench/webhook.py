@@ -159,6 +159,7 @@ def _server_env(database_url: str, redis_url: str, token: str, folder: Path) -> 
         CLINIC_TWILIO_ACCOUNT_SID=ACCOUNT_SID,
         CLINIC_TWILIO_AUTH_TOKEN=token,
         CLINIC_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        CLINIC_CLINIC_PHONE="(202) 555-0100",  # required: crisis texts give it
         CLINIC_QUEUE_NAME=f"clinic-bench-{uuid.uuid4().hex[:8]}",
         # An empty secrets folder: /run/secrets on this machine must not change the settings.
         CLINIC_SECRETS_DIR=str(folder),

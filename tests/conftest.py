@@ -207,6 +207,8 @@ def _env_value(name: str, value: Any) -> str:
         return f"{int(value.total_seconds())}s"
     if hasattr(value, "get_secret_value"):
         return str(value.get_secret_value())
+    if isinstance(value, tuple):
+        return ",".join(str(part) for part in value)
     return str(value)
 
 

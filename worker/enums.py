@@ -86,3 +86,29 @@ OURS_TO_START = frozenset({MessageKind.REMINDER, MessageKind.CHECKIN, MessageKin
 URGENT = frozenset({MessageKind.SAFETY, MessageKind.SAFETY_NOTICE})
 # Texts for staff, not patients: in the clinic's language and zone.
 FOR_STAFF = frozenset({MessageKind.STAFF_NOTICE, MessageKind.SAFETY_NOTICE})
+
+
+class AlertCategory(enum.StrEnum):
+    """Why an alert was raised. The first five are the crisis-language rules' categories."""
+
+    PLAN_OR_MEANS = "plan_or_means"
+    INTENT = "intent"
+    IDEATION = "ideation"
+    SELF_HARM = "self_harm"
+    PASSIVE_IDEATION = "passive_ideation"
+    SAFETY_ITEM = "safety_item"  # a questionnaire's safety item (PHQ-9 item 9) not clearly 0
+    UNANSWERED_SAFETY_ITEM = "unanswered_safety_item"  # left unanswered after its re-ask
+
+
+# Most severe first: an alert that other triggers join shows on-call the worst of them.
+ALERT_SEVERITY = tuple(AlertCategory)
+# How on-call reads a category: clinical words, never the patient's.
+ALERT_WORDS = {
+    AlertCategory.PLAN_OR_MEANS: "plan or means",
+    AlertCategory.INTENT: "intent",
+    AlertCategory.IDEATION: "suicidal ideation",
+    AlertCategory.SELF_HARM: "self-harm",
+    AlertCategory.PASSIVE_IDEATION: "passive ideation",
+    AlertCategory.SAFETY_ITEM: "safety item",
+    AlertCategory.UNANSWERED_SAFETY_ITEM: "safety item unanswered",
+}

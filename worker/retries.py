@@ -83,3 +83,10 @@ def reply_sweep_cutoff(now: datetime) -> datetime:
 def alert_repeat_cutoff(now: datetime, repeat_minutes: int) -> datetime:
     """Open alerts last texted before this are texted to on-call again."""
     return now - timedelta(minutes=repeat_minutes)
+
+
+def alert_escalation_level(opened_at: datetime, now: datetime, escalate_minutes: int, backups: int) -> int:
+    """How many backup numbers an open alert should have reached by now: one more for every
+    CLINIC_ALERT_ESCALATE_MINUTES since it opened, up to all of them."""
+    elapsed_minutes = (now - opened_at).total_seconds() / 60
+    return min(backups, max(0, int(elapsed_minutes // escalate_minutes)))

@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from worker.lib.crypto import check_key, dev_key
 from worker.lib.durations import parse_duration
 from worker.lib.errors import ConfigError, InputError
-from worker.lib.phones import to_e164
+from worker.lib.phones import is_dialable, to_e164
 from worker.lib.quiet_window import QuietHours, parse_quiet_hours
 
 
@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     front_desk_number: str = ""
     oncall_number: str = ""
     alert_repeat_minutes: int = Field(default=15, ge=1, le=1440)
+    # Texted in turn, one more every CLINIC_ALERT_ESCALATE_MINUTES an alert stays open.
+    oncall_backup_numbers: Annotated[tuple[str, ...], NoDecode] = ()
+    alert_escalate_minutes: int = Field(default=10, ge=1, le=1440)
     followup_plan: str = "checkin@24h,phq9@7d,gad7@7d"
     questionnaire_timeout: Annotated[timedelta, NoDecode] = timedelta(hours=24)
     reconcile_interval: float = Field(default=3600.0, ge=0, le=86400)
@@ -194,6 +197,29 @@ class Settings(BaseSettings):
         except InputError as exc:
             raise ValueError(str(exc)) from None
 
+    @field_validator("oncall_backup_numbers", mode="before")
+    @classmethod
+    def _backups(cls, value: Any) -> Any:
+        parts = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else value
+        numbers = []
+        for number, part in enumerate(parts, 1):
+            try:
+                numbers.append(to_e164(str(part)))
+            except InputError as exc:
+                raise ValueError(f"number {number}: {exc}") from None
+        if len(set(numbers)) < len(numbers):
+            raise ValueError("a number is listed twice")
+        return tuple(numbers)
+
+    @field_validator("clinic_phone")
+    @classmethod
+    def _clinic_phone(cls, value: str) -> str:
+        # Kept as written (it is read by patients); checked so a crisis text never says
+        # "call us at ." or gives a number nobody can dial.
+        if value.strip() and not is_dialable(value):
+            raise ValueError(f"{value.strip()!r} is not a phone number a patient can call")
+        return value.strip()
+
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str) -> str:
@@ -229,6 +255,17 @@ class Settings(BaseSettings):
         if missing:
             raise ValueError("CLINIC_SMS_BACKEND=twilio needs " + ", ".join(missing))
         return self
+
+
+def require_clinic_phone(settings: Settings) -> None:
+    """The processes that can send a crisis text refuse to start without the clinic's phone."""
+    if not settings.clinic_phone:
+        raise ConfigError(
+            [
+                "CLINIC_CLINIC_PHONE: needed in every crisis-resources text "
+                "(for example CLINIC_CLINIC_PHONE='(555) 010-0100')"
+            ]
+        )
 
 
 def urgent_queue(settings: Settings) -> str:

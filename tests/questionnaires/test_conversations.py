@@ -22,7 +22,8 @@ from worker.outbound.sending import deliver
 from worker.questionnaires.results import result_rows
 from worker.questionnaires.runs import nudge_or_expire
 from worker.runtime import Runtime, build_runtime
-from worker.safety.alerts import acknowledge, repeat_unacknowledged
+from worker.safety.acks import acknowledge
+from worker.safety.notices import repeat_and_escalate
 from worker.web import create_app
 
 PHONE = "+12025550143"
@@ -149,12 +150,14 @@ def test_a_silent_patient_gets_one_nudge_then_the_run_expires(
     chat.start("checkin", pid)
     later = utcnow() + timedelta(hours=25)
     with transaction(rt.sessions) as session:
-        assert nudge_or_expire(session, rt.settings, later) == (1, 0)
+        silences = nudge_or_expire(session, rt.settings, rt.catalogue, later)
+    assert (silences.nudged, silences.expired) == (1, 0)
     with rt.sessions() as session:
         nudge = session.scalar(select(Message).where(Message.kind == "nudge"))
     assert nudge is not None and nudge.status == "planned"  # waits for the dispatcher (and quiet hours)
     with transaction(rt.sessions) as session:
-        assert nudge_or_expire(session, rt.settings, later + timedelta(hours=25)) == (0, 1)
+        silences = nudge_or_expire(session, rt.settings, rt.catalogue, later + timedelta(hours=25))
+    assert (silences.nudged, silences.expired, silences.urgent) == (0, 1, [])
     [run] = runs(rt)
     assert run.status == "expired" and run.score is None
 
@@ -222,7 +225,7 @@ def test_answers_win_over_c_and_r_unless_they_are_not_valid_answers(
     assert "side effects" in chat.say("8")
 
 
-def test_item_9_above_zero_texts_the_patient_988_and_on_call_the_alert_id_only(
+def test_item_9_above_zero_texts_the_patient_988_and_on_call_the_id_source_and_category(
     chat: Chat, rt: Runtime, standin: StandIn
 ) -> None:
     pid = add_patient(rt.sessions, rt.settings, PHONE, name="Maria Example")
@@ -237,8 +240,9 @@ def test_item_9_above_zero_texts_the_patient_988_and_on_call_the_alert_id_only(
         "call or text 988" in b and "911" in b and "not monitored around the clock" in b for b in to_patient
     )
     [oncall] = standin.accepted_to(ONCALL)
-    assert f"SAFETY ALERT {alert.id}" in oncall.body
-    assert "Maria" not in oncall.body and PHONE not in oncall.body and "PHQ" not in oncall.body
+    assert oncall.body.startswith(f"SAFETY ALERT {alert.id}: PHQ-9 item 9 = 1.")
+    assert f"Reply ACK {alert.id}" in oncall.body
+    assert "Maria" not in oncall.body and PHONE[-4:] not in oncall.body
     assert "10/10" in chat.last() or chat.last().startswith("If you are")  # the run goes on
 
 
@@ -291,8 +295,8 @@ def test_an_unacknowledged_alert_texts_on_call_again_until_acknowledged(
     chat.say("I want to die")
     [alert] = alerts(rt)
     with transaction(rt.sessions) as session:
-        assert repeat_unacknowledged(session, rt.settings, utcnow() + timedelta(minutes=5)) == []
-        again = repeat_unacknowledged(session, rt.settings, utcnow() + timedelta(minutes=16))
+        assert repeat_and_escalate(session, rt.settings, utcnow() + timedelta(minutes=5)) == []
+        again = repeat_and_escalate(session, rt.settings, utcnow() + timedelta(minutes=16))
     assert len(again) == 1
     for message_id in again:
         deliver(rt, message_id)
@@ -300,7 +304,7 @@ def test_an_unacknowledged_alert_texts_on_call_again_until_acknowledged(
     with transaction(rt.sessions) as session:
         acknowledge(session, alert.id, by="dr-lee", note="called, safe", now=utcnow())
     with transaction(rt.sessions) as session:
-        assert repeat_unacknowledged(session, rt.settings, utcnow() + timedelta(hours=2)) == []
+        assert repeat_and_escalate(session, rt.settings, utcnow() + timedelta(hours=2)) == []
 
 
 def test_follow_ups_are_planned_after_the_session_and_dropped_for_a_no_show(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from worker.cli import appointments, audit, keys, messages, ops, patients, questionnaires, replies
+from worker.cli import alerts, appointments, audit, keys, messages, ops, patients, questionnaires, replies
 from worker.cli.context import CliContext
 from worker.cli.demo import run_demo
 from worker.db.errors import describe, our_error
@@ -29,7 +29,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(questionnaires.app, name="questionnaires")
 app.add_typer(questionnaires.results_app, name="results")
-app.add_typer(questionnaires.alerts_app, name="alerts")
+app.add_typer(alerts.app, name="alerts")
 messages.send_app.command("checkin")(questionnaires.send_checkin)
 app.command("worker", context_settings=ops.PASS_THROUGH)(ops.run_worker)
 app.command("beat", context_settings=ops.PASS_THROUGH)(ops.run_beat)

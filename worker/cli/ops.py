@@ -15,7 +15,7 @@ from worker.jobs.celery_app import app, attach_settings
 from worker.lib.errors import SmsError
 from worker.lib.logs import configure_logging
 from worker.runtime import make_redis
-from worker.settings import Settings, urgent_queue
+from worker.settings import Settings, require_clinic_phone, urgent_queue
 from worker.sms import make_sender
 from worker.web import create_app
 from worker.web.app import require_webhook_settings
@@ -41,6 +41,7 @@ def _celery(settings: Settings) -> object:
 def run_worker(ctx: typer.Context) -> None:
     """Run a Celery worker (extra arguments go to `celery worker`)."""
     settings = ctx_of(ctx).settings
+    require_clinic_phone(settings)  # it sends crisis texts, which give the clinic's number
     app = _celery(settings)
     queues = (
         []
@@ -53,6 +54,7 @@ def run_worker(ctx: typer.Context) -> None:
 def run_beat(ctx: typer.Context) -> None:
     """Run Celery beat, which starts the dispatcher every CLINIC_DISPATCH_INTERVAL seconds."""
     settings = ctx_of(ctx).settings
+    require_clinic_phone(settings)
     if settings.redis_url.startswith("memory://"):
         raise typer.BadParameter("beat needs Redis; CLINIC_REDIS_URL is memory://")
     app = _celery(settings)
@@ -71,6 +73,7 @@ def run_web(
     import uvicorn
 
     settings = ctx_of(ctx).settings
+    require_clinic_phone(settings)
     configure_logging(settings.log_level, settings.log_format)
     if workers == 1:
         web_app = create_app(settings)  # settings problems stop here, as one line each

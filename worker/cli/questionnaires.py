@@ -1,4 +1,4 @@
-"""clinic-worker questionnaires ..., results ..., alerts ..."""
+"""clinic-worker questionnaires ..., results ..."""
 
 from __future__ import annotations
 
@@ -12,19 +12,17 @@ import typer
 from worker.cli.context import CliContext, ctx_of
 from worker.cli.output import emit, emit_json, say
 from worker.db.engine import transaction
-from worker.db.models import SafetyAlert, utcnow
+from worker.db.models import utcnow
 from worker.jobs.queueing import enqueue_sends
 from worker.language.crisis import load_phrases
 from worker.lib.errors import InputError, NotFound
 from worker.outbound.manual import queue_checkin
 from worker.questionnaires import results as results_mod
 from worker.questionnaires.definitions import Catalogue, load_catalogue, pick
-from worker.safety.alerts import acknowledge, list_alerts
 from worker.settings import config_file
 
 app = typer.Typer(help="Questionnaire definitions; start one for a patient.", no_args_is_help=True)
 results_app = typer.Typer(help="Questionnaire results, scores and exports.", no_args_is_help=True)
-alerts_app = typer.Typer(help="Safety alerts: list and acknowledge.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
@@ -190,56 +188,3 @@ def results_export(
     else:
         output.write_text(text, encoding="utf-8")
         say(f"wrote {len(rows)} result(s) to {output}")
-
-
-def alert_dict(alert: SafetyAlert) -> dict[str, Any]:
-    return {
-        "id": alert.id,
-        "patient_id": alert.patient_id,
-        "source": alert.source,
-        "created_at": alert.created_at,
-        "status": "acknowledged" if alert.acknowledged_at else "open",
-        "notified_count": alert.notified_count,
-        "last_notified_at": alert.last_notified_at,
-        "acknowledged_at": alert.acknowledged_at,
-        "acknowledged_by": alert.acknowledged_by,
-        "note": alert.note,
-        "inbound_id": alert.inbound_id,
-        "run_id": alert.run_id,
-    }
-
-
-@alerts_app.command("list")
-def alerts_list(
-    ctx: typer.Context,
-    open_only: Annotated[bool, typer.Option("--open", help="Only alerts nobody acknowledged.")] = False,
-    as_json: JsonFlag = False,
-) -> None:
-    """Safety alerts, newest first."""
-    cli = ctx_of(ctx)
-    with cli.sessions() as session:
-        rows = [alert_dict(a) for a in list_alerts(session, open_only=open_only)]
-    emit(
-        rows,
-        as_json=as_json,
-        title="Safety alerts",
-        columns=("id", "status", "patient_id", "source", "created_at", "notified_count", "acknowledged_by"),
-    )
-
-
-@alerts_app.command("ack")
-def alerts_ack(
-    ctx: typer.Context,
-    alert_id: int,
-    by: Annotated[str, typer.Option("--by", help="Who took care of it.")],
-    note: Annotated[str | None, typer.Option(help="What was done.")] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Acknowledge an alert: on-call is no longer texted about it."""
-    cli = ctx_of(ctx)
-    with transaction(cli.sessions) as session:
-        row = alert_dict(acknowledge(session, alert_id, by=by, note=note, now=utcnow()))
-    if as_json:
-        emit_json(row)
-    else:
-        say(f"alert {alert_id} acknowledged by {by}")

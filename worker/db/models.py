@@ -281,3 +281,27 @@ class SafetyAlert(Base):
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(Text)
+    # What on-call is told: the most severe trigger so far, in clinical words, never the
+    # patient's own ("PHQ-9 item 9 = 2", "crisis text, plan or means").
+    category: Mapped[str | None] = mapped_column(String(32))
+    rule: Mapped[str | None] = mapped_column(String(100))
+    summary: Mapped[str | None] = mapped_column(String(120))
+    more_texts: Mapped[int] = mapped_column(Integer, default=0)  # later triggers that joined it
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)  # backup numbers texted so far
+
+
+class AlertTrigger(Base):
+    """Each thing that raised or joined an alert: ten crisis texts give one alert, ten rows."""
+
+    __tablename__ = "alert_triggers"
+    __table_args__ = (UniqueConstraint("inbound_id", "source", name="uq_alert_triggers_inbound_source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Written first (its unique key is what makes a retried text raise nothing), then linked.
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("safety_alerts.id"), index=True)
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("questionnaire_runs.id"))
+    source: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(32))
+    rule: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -26,6 +26,7 @@ from worker.lib.phones import normalise_sender
 from worker.messages.outbox import queue_now
 from worker.questionnaires.definitions import Catalogue
 from worker.questionnaires.runs import active_run, stop_active, take_answer
+from worker.safety.acks import ack_id, acknowledge_by_text, is_staff_number
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,10 @@ log = logging.getLogger(__name__)
 OPT_OUT, OPT_IN, HELP = "opt_out", "opt_in", "help"
 CONFIRM, RESCHEDULE = "confirm", "reschedule"
 UNMATCHED, UNKNOWN_SENDER = "unmatched", "unknown_sender"
-UNMATCHED_KINDS = (UNMATCHED, UNKNOWN_SENDER)
+UNMATCHED_KINDS: tuple[str, ...] = (UNMATCHED, UNKNOWN_SENDER)
+ACK, ACK_UNMATCHED = "ack", "ack_unmatched"  # on-call acknowledging an alert by text
+# An ACK that matched no open alert is answered, and staff can still read it.
+UNMATCHED_KINDS = (*UNMATCHED_KINDS, ACK_UNMATCHED)
 
 _SENT = (MessageStatus.SENT, MessageStatus.DELIVERED)
 
@@ -171,7 +175,13 @@ def _act(
     keyword: Keyword | None,
     now: datetime,
 ) -> Processed:
-    """STOP, START and HELP first, whoever sends them; then what a patient's text means."""
+    """An ACK from on-call first; STOP, START and HELP, whoever sends them; then what a
+    patient's text means."""
+    sender = normalise_sender(inbound.from_number)
+    is_ack, alert_id = ack_id(inbound.body)
+    if is_ack and patient is None and sender is not None and is_staff_number(settings, sender):
+        acked = acknowledge_by_text(session, settings, sender, alert_id, inbound.id, now)
+        return Processed(ACK if acked.acknowledged is not None else ACK_UNMATCHED, acked.replies)
     if keyword == Keyword.OPT_OUT:
         return _opt_out(session, settings, inbound, patient, now)
     if keyword == Keyword.OPT_IN or (keyword == Keyword.YES and patient is not None and patient.opted_out):

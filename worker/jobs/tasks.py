@@ -27,7 +27,7 @@ from worker.outbound.sending import deliver_batch
 from worker.questionnaires.runs import nudge_or_expire
 from worker.retries import reply_sweep_cutoff, task_retry_seconds
 from worker.runtime import Runtime, build_runtime
-from worker.safety.alerts import repeat_unacknowledged
+from worker.safety.notices import repeat_and_escalate
 from worker.settings import urgent_queue
 
 log = logging.getLogger(__name__)
@@ -135,14 +135,14 @@ def sweep() -> int:
 
 @app.task(name="worker.watch_safety_and_runs", ignore_result=True)
 def watch_safety_and_runs() -> None:
-    """Every minute: text on-call again about unacknowledged alerts; nudge or expire silent runs."""
+    """Every minute: escalate and repeat unacknowledged alerts; nudge or expire silent runs."""
     rt = runtime()
     with transaction(rt.sessions) as session:
-        repeats = repeat_unacknowledged(session, rt.settings, utcnow())
-        nudged, expired = nudge_or_expire(session, rt.settings, utcnow())
-    enqueue_sends(rt.settings, repeats, urgent=True)
-    if nudged or expired:
-        log.info("questionnaire runs", extra={"nudged": nudged, "expired": expired})
+        notices = repeat_and_escalate(session, rt.settings, utcnow())
+        silences = nudge_or_expire(session, rt.settings, rt.catalogue, utcnow())
+    enqueue_sends(rt.settings, notices + silences.urgent, urgent=True)
+    if silences.nudged or silences.expired:
+        log.info("questionnaire runs", extra={"nudged": silences.nudged, "expired": silences.expired})
 
 
 @app.task(name="worker.inbound.reconcile", ignore_result=True)

@@ -31,3 +31,14 @@ def normalise_sender(raw: str) -> str | None:
     if not phonenumbers.is_possible_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_dialable(raw: str, default_region: str = "US") -> bool:
+    """Whether a number written for people, `(555) 010-0100` or `+44 20 7946 0000`, has the
+    shape of a real number. Lenient on purpose: a clinic's own line may be too new for the
+    library's list of assigned ranges, but never empty, a name or a short fragment."""
+    try:
+        number = phonenumbers.parse(raw.strip(), default_region)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_possible_number(number)

@@ -14,7 +14,19 @@ import yaml
 from worker.lib.errors import InputError
 from worker.settings import Settings, config_file
 
-PLACEHOLDERS = frozenset({"clinic_name", "clinic_phone", "when", "appointment_id", "alert_id"})
+PLACEHOLDERS = frozenset(
+    {
+        "clinic_name",
+        "clinic_phone",
+        "when",
+        "appointment_id",
+        "alert_id",
+        "alert_summary",
+        "alert_more",
+        "alert_minutes",
+        "alert_acked_by",
+    }
+)
 FALLBACK_LANGUAGE = "en"
 
 _WEEKDAYS = {

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from worker.db.models import Appointment, Message, Patient
+from worker.db.models import Appointment, Message, Patient, SafetyAlert
 from worker.enums import BEFORE_SESSION, FOR_STAFF
 from worker.messages.templates import FALLBACK_LANGUAGE, format_when
 from worker.questionnaires.texts import render as render_questionnaire
 from worker.runtime import Runtime
+from worker.safety.texts import alert_values
 from worker.sms.base import OutboundSms
 
 MAX_VALIDITY = timedelta(seconds=36000)  # Twilio's ceiling for ValidityPeriod
 
 
 def compose(
-    rt: Runtime, message: Message, patient: Patient | None, appointment: Appointment | None, now: datetime
+    rt: Runtime,
+    message: Message,
+    patient: Patient | None,
+    appointment: Appointment | None,
+    now: datetime,
+    alert: SafetyAlert | None = None,
 ) -> OutboundSms:
     settings = rt.settings
     to = message.to_number or (patient.phone if patient else "")
@@ -39,6 +45,7 @@ def compose(
             when=when,
             appointment_id=str(message.appointment_id or ""),
             alert_id=str(message.alert_id or ""),
+            **alert_values(alert, message.due_at),
             **values,
         )
     callback = f"{settings.public_url}/twilio/status" if settings.public_url else None

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from worker.db.aftercommit import log_on_commit
 from worker.db.engine import retry_while_unavailable, transaction, unavailable
-from worker.db.models import Appointment, Message, Patient, utcnow
+from worker.db.models import Appointment, Message, Patient, SafetyAlert, utcnow
 from worker.enums import URGENT, MessageKind, MessageStatus
 from worker.lib.errors import Busy, SmsError
 from worker.outbound.compose import compose
@@ -41,6 +41,7 @@ from worker.outbound.send_rules import quiet_now, skip_reason
 from worker.questionnaires.runs import WAIT_FOR_OTHER_RUN, WAITING_REASON, open_run
 from worker.retries import RATE_WAIT_SECONDS
 from worker.runtime import Runtime
+from worker.safety.texts import ALERT_ACKNOWLEDGED, notice_is_moot
 from worker.sms.base import OutboundSms
 
 __all__ = ["Outcome", "begin_batch", "deliver", "deliver_batch"]
@@ -335,4 +336,8 @@ def _check(
         assert patient is not None
         if open_run(session, rt.catalogue, message, patient, now) is None:
             return place_again(session, message, now + WAIT_FOR_OTHER_RUN, WAITING_REASON, now)
-    return compose(rt, message, patient, appointment, now)
+    alert = session.get(SafetyAlert, message.alert_id) if message.alert_id is not None else None
+    if alert is not None and notice_is_moot(alert, message.template):
+        finish(session, message.id, now, status=MessageStatus.SKIPPED, reason=ALERT_ACKNOWLEDGED)
+        return Outcome(MessageStatus.SKIPPED, ALERT_ACKNOWLEDGED)
+    return compose(rt, message, patient, appointment, now, alert)

@@ -54,6 +54,11 @@ class Item:
     def values(self) -> list[int]:
         return [o.value for o in self.options]
 
+    @property
+    def is_safety(self) -> bool:
+        """A `safety:` item: read fail-safe, asked at most twice (worker.questionnaires.safety_items)."""
+        return self.safety_min is not None or self.safety_equals is not None
+
     def raises_alert(self, value: Any) -> bool:
         if value is None:
             return False

@@ -21,6 +21,8 @@ from worker.db.models import Answer, InboundMessage, Message, Patient, Questionn
 from worker.enums import MessageKind, MessageStatus, RunStatus
 from worker.questionnaires.definitions import Catalogue, Item, Questionnaire
 from worker.questionnaires.parsing import INVALID, parse_answer
+from worker.questionnaires.safety_answers import read_safety_answer
+from worker.questionnaires.safety_items import MAX_SAFETY_REASKS, answer_trigger, unanswered_trigger
 from worker.questionnaires.scoring import score
 from worker.safety.alerts import raise_alert
 from worker.settings import Settings
@@ -98,41 +100,66 @@ def take_answer(
     the caller has another meaning for it (C or R): then the run does not count it."""
     questionnaire = catalogue.get(run.questionnaire)
     item = questionnaire.item(run.current_item or "")
+    if item.is_safety:
+        return _take_safety_answer(
+            session, settings, questionnaire, run, item, inbound, patient, now, fallback
+        )
     value = parse_answer(item, inbound.body)
     if value is INVALID and fallback:
         return None
     if value is INVALID and run.invalid_count < MAX_REASKS:
-        run.invalid_count += 1
-        run.last_prompt_at = now
-        return Turn(
-            "answer_invalid",
-            [
-                _queue(
-                    session,
-                    settings,
-                    run,
-                    f"{run.questionnaire}/{item.id}/reask",
-                    MessageKind.QUESTION,
-                    now,
-                    inbound.id,
-                )
-            ],
-        )
-    replies = _record(session, settings, run, item, value, inbound, patient, now)
-    replies += _advance(session, settings, questionnaire, run, now, inbound.id)
+        return Turn("answer_invalid", [_reask(session, settings, run, item, now, inbound.id)])
+    _record(session, run, item, value, inbound, now)
+    replies = _advance(session, settings, questionnaire, run, now, inbound.id)
     return Turn("answer" if value is not INVALID else "answer_invalid", replies)
+
+
+def _reask(
+    session: Session, settings: Settings, run: QuestionnaireRun, item: Item, now: datetime, inbound_id: int
+) -> int:
+    run.invalid_count += 1
+    run.last_prompt_at = now
+    template = f"{run.questionnaire}/{item.id}/reask"
+    return _queue(session, settings, run, template, MessageKind.QUESTION, now, inbound_id)
+
+
+def _take_safety_answer(
+    session: Session,
+    settings: Settings,
+    questionnaire: Questionnaire,
+    run: QuestionnaireRun,
+    item: Item,
+    inbound: InboundMessage,
+    patient: Patient,
+    now: datetime,
+    fallback: bool,
+) -> Turn | None:
+    """A safety item: the alert first (anything but a clear lowest answer), then the run."""
+    reading = read_safety_answer(item, inbound.body)
+    if reading.how == "unreadable" and fallback:
+        return None  # C or R: an appointment reply; the question stays open
+    trigger = answer_trigger(questionnaire, item, reading, run.id, inbound.id)
+    urgent = (
+        raise_alert(session, settings, trigger, now=now, patient=patient, reply_to=None) if trigger else []
+    )
+    if reading.value is None and run.invalid_count < MAX_SAFETY_REASKS:
+        return Turn("answer_invalid", [*urgent, _reask(session, settings, run, item, now, inbound.id)])
+    if reading.value is None:
+        unanswered = unanswered_trigger(questionnaire, item, run.id, inbound.id, silent=False)
+        urgent += raise_alert(session, settings, unanswered, now=now, patient=patient, reply_to=None)
+    _record(session, run, item, reading.value, inbound, now)
+    urgent += _advance(session, settings, questionnaire, run, now, inbound.id)
+    return Turn("answer" if reading.value is not None else "answer_invalid", urgent)
 
 
 def _record(
     session: Session,
-    settings: Settings,
     run: QuestionnaireRun,
     item: Item,
     value: Any,
     inbound: InboundMessage,
-    patient: Patient,
     now: datetime,
-) -> list[int]:
+) -> None:
     unanswered = value is INVALID or value is None
     answer = Answer(
         run_id=run.id, item_id=item.id, skipped=unanswered, inbound_id=inbound.id, answered_at=now
@@ -144,18 +171,6 @@ def _record(
     elif isinstance(value, str):
         answer.text = value
     session.add(answer)
-    if unanswered or not item.raises_alert(value):
-        return []
-    return raise_alert(
-        session,
-        settings,
-        source=f"{run.questionnaire}:{item.id}",
-        now=now,
-        patient=patient,
-        reply_to=None,
-        inbound_id=inbound.id,
-        run_id=run.id,
-    )
 
 
 def answers_of(session: Session, questionnaire: Questionnaire, run_id: int) -> dict[str, Any]:
@@ -272,32 +287,56 @@ def _queue(
     return message.id
 
 
-def nudge_or_expire(session: Session, settings: Settings, now: datetime) -> tuple[int, int]:
-    """One nudge after CLINIC_QUESTIONNAIRE_TIMEOUT without a reply; after another, expiry."""
+@dataclass
+class Silences:
+    """What one pass over silent runs did; `urgent`: safety texts to enqueue after commit."""
+
+    nudged: int = 0
+    expired: int = 0
+    urgent: list[int] = field(default_factory=list)
+
+
+def nudge_or_expire(session: Session, settings: Settings, catalogue: Catalogue, now: datetime) -> Silences:
+    """One nudge after CLINIC_QUESTIONNAIRE_TIMEOUT without a reply; after another, expiry.
+
+    A safety item is never asked a third time: a run silent on one that was already asked
+    again expires without a nudge, and a run that expires on a safety item raises an alert.
+    """
     cutoff = now - settings.questionnaire_timeout
     stale = session.scalars(
         select(QuestionnaireRun)
         .where(QuestionnaireRun.status == RunStatus.ACTIVE, QuestionnaireRun.last_prompt_at <= cutoff)
         .with_for_update(skip_locked=True)
     ).all()
-    nudged = expired = 0
+    done = Silences()
     for run in stale:
-        if run.nudged_at is None:
+        questionnaire = catalogue.get(run.questionnaire)
+        item = questionnaire.item(run.current_item) if run.current_item else None
+        asked_twice = item is not None and item.is_safety and run.invalid_count >= MAX_SAFETY_REASKS
+        if run.nudged_at is None and not asked_twice:
             run.nudged_at = run.last_prompt_at = now
-            _queue(
-                session,
-                settings,
-                run,
-                f"{run.questionnaire}/{run.current_item}/nudge",
-                MessageKind.NUDGE,
-                now,
-                None,
-            )
-            nudged += 1
-        else:
-            finish(session, run, RunStatus.EXPIRED, now)
-            expired += 1
-    return nudged, expired
+            template = f"{run.questionnaire}/{run.current_item}/nudge"
+            _queue(session, settings, run, template, MessageKind.NUDGE, now, None)
+            done.nudged += 1
+            continue
+        if item is not None and item.is_safety:
+            done.urgent += _silent_on_safety_item(session, settings, questionnaire, item, run, now)
+        finish(session, run, RunStatus.EXPIRED, now)
+        done.expired += 1
+    return done
+
+
+def _silent_on_safety_item(
+    session: Session,
+    settings: Settings,
+    questionnaire: Questionnaire,
+    item: Item,
+    run: QuestionnaireRun,
+    now: datetime,
+) -> list[int]:
+    patient = session.get_one(Patient, run.patient_id)
+    trigger = unanswered_trigger(questionnaire, item, run.id, None, silent=True)
+    return raise_alert(session, settings, trigger, now=now, patient=patient, reply_to=None)
 
 
 def stop_active(session: Session, patient_id: int, now: datetime) -> None:

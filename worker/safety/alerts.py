@@ -5,179 +5,216 @@ transaction, committed before anything is sent. If Redis is down they wait as qu
 with a short lease and the dispatcher sends them when it can: delayed, never dropped. They go
 out at any hour, whatever the consent or opt-out (the patient wrote to us), are never
 skipped as stale, skip the rate limit and travel on the urgent queue.
+
+One open alert per patient: ten crisis texts in five seconds are one alert with ten
+triggers, one crisis text to the patient and one page, not ten. The next repeat tells on-call
+how many more came. A new alert opens only after a person acknowledged the last one.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from worker.db import audit
 from worker.db.aftercommit import log_on_commit
-from worker.db.models import Patient, SafetyAlert
-from worker.enums import MessageKind
-from worker.lib.errors import InputError, NotFound
-from worker.messages.outbox import queue_now
-from worker.retries import alert_repeat_cutoff, urgent_lease
+from worker.db.models import AlertTrigger, Message, Patient, SafetyAlert
+from worker.enums import ALERT_SEVERITY, ALERT_WORDS, AlertCategory, MessageKind
+from worker.safety.notices import notify_oncall, queue_safety_text
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Short: if the enqueue after commit fails, the dispatcher re-queues these within seconds.
+CRISIS_LANGUAGE = "crisis_language"
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One reason to alert: a crisis text, or an answer (or silence) on a safety item."""
+
+    source: str  # crisis_language, or questionnaire:item
+    category: AlertCategory
+    summary: str  # what on-call reads: clinical words, never the patient's own
+    rule: str | None = None
+    inbound_id: int | None = None
+    run_id: int | None = None
+
+
+def crisis_trigger(category: str | None, rule: str | None, inbound_id: int) -> Trigger:
+    """A crisis text; a rule file older than the categories counts as ideation (alert anyway)."""
+    kind = AlertCategory(category) if category in set(AlertCategory) else AlertCategory.IDEATION
+    return Trigger(CRISIS_LANGUAGE, kind, f"crisis text, {ALERT_WORDS[kind]}", rule, inbound_id)
 
 
 def raise_alert(
     session: Session,
     settings: Settings,
+    trigger: Trigger | None = None,
     *,
-    source: str,
     now: datetime,
     patient: Patient | None,
     reply_to: str | None,
+    source: str | None = None,  # TEMPORARY: the crisis screen's keyword call, until it passes a Trigger
     inbound_id: int | None = None,
-    run_id: int | None = None,
     category: str | None = None,
     rule: str | None = None,
 ) -> list[int]:
-    """Create the alert and queue its two texts; returns the message ids to enqueue after
-    commit. A second alert for the same inbound text and source is not created."""
+    """Open an alert, or join this patient's open one; the message ids to enqueue after commit.
+
+    1. Lock the patient (or, for a number we do not know, that number), so that two texts
+       arriving together in two web processes cannot open two alerts.
+    2. Record the trigger. A trigger already stored (a Twilio retry of the same text) is not
+       counted again and raises nothing.
+    3. If an alert is open for them, the trigger joins it: counted, and the alert shows the
+       most severe category so far. No new texts: the next repeat tells on-call.
+    4. Otherwise open an alert and queue the patient's crisis text and the on-call text.
+    """
+    if trigger is None:
+        assert source == CRISIS_LANGUAGE and inbound_id is not None
+        trigger = crisis_trigger(category, rule, inbound_id)
+    _lock_sender(session, patient, reply_to)
+    trigger_id = _store_trigger(session, trigger, now)
+    if trigger_id is None:
+        return []
+    alert = _open_alert_of(session, patient, reply_to)
+    if alert is not None:
+        _join(session, alert, trigger, trigger_id)
+        return []
+    return _open(session, settings, trigger, trigger_id, now, patient, reply_to)
+
+
+def _lock_sender(session: Session, patient: Patient | None, reply_to: str | None) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite has one writer at a time: the trigger insert below serialises us
+    if patient is not None:
+        session.get(Patient, patient.id, with_for_update=True)
+    elif reply_to:
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"alert:{reply_to}"})
+
+
+def _store_trigger(session: Session, trigger: Trigger, now: datetime) -> int | None:
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    alert_id = session.execute(
-        insert(SafetyAlert)
+    return session.execute(
+        insert(AlertTrigger)
         .values(
-            patient_id=patient.id if patient else None,
-            inbound_id=inbound_id,
-            run_id=run_id,
-            source=source,
+            alert_id=None,
+            inbound_id=trigger.inbound_id,
+            run_id=trigger.run_id,
+            source=trigger.source,
+            category=trigger.category,
+            rule=trigger.rule,
             created_at=now,
-            notified_count=0,
         )
         .on_conflict_do_nothing(index_elements=["inbound_id", "source"])
-        .returning(SafetyAlert.id)
+        .returning(AlertTrigger.id)
     ).scalar()
-    if alert_id is None:
-        return []
+
+
+def _open_alert_of(session: Session, patient: Patient | None, reply_to: str | None) -> SafetyAlert | None:
+    query = select(SafetyAlert).where(SafetyAlert.acknowledged_at.is_(None))
+    if patient is not None:
+        query = query.where(SafetyAlert.patient_id == patient.id)
+    elif reply_to:
+        # A number we do not know: its alerts are the ones whose crisis text went to it.
+        query = query.where(
+            SafetyAlert.patient_id.is_(None),
+            SafetyAlert.id.in_(
+                select(Message.alert_id).where(
+                    Message.kind == MessageKind.SAFETY, Message.to_number == reply_to
+                )
+            ),
+        )
+    else:
+        return None
+    return session.scalar(query.order_by(SafetyAlert.id.desc()).limit(1).with_for_update())
+
+
+def _join(session: Session, alert: SafetyAlert, trigger: Trigger, trigger_id: int) -> None:
+    session.get_one(AlertTrigger, trigger_id).alert_id = alert.id
+    alert.more_texts += 1
+    if _more_severe(trigger.category, alert.category):
+        alert.category, alert.rule, alert.summary = trigger.category, trigger.rule, trigger.summary
+    audit.record(
+        session,
+        "safety",
+        "alert.join",
+        patient_id=alert.patient_id,
+        entity="alert",
+        entity_id=alert.id,
+        source=trigger.source,
+        category=trigger.category,
+    )
+    log_on_commit(
+        session,
+        log,
+        logging.WARNING,
+        "SAFETY ALERT joined by another trigger",
+        alert_id=alert.id,
+        category=trigger.category,
+    )
+
+
+def _more_severe(category: AlertCategory, than: str | None) -> bool:
+    if than not in set(AlertCategory):
+        return True
+    return ALERT_SEVERITY.index(category) < ALERT_SEVERITY.index(AlertCategory(than))
+
+
+def _open(
+    session: Session,
+    settings: Settings,
+    trigger: Trigger,
+    trigger_id: int,
+    now: datetime,
+    patient: Patient | None,
+    reply_to: str | None,
+) -> list[int]:
+    alert = SafetyAlert(
+        patient_id=patient.id if patient else None,
+        inbound_id=trigger.inbound_id,
+        run_id=trigger.run_id,
+        source=trigger.source,
+        category=trigger.category,
+        rule=trigger.rule,
+        summary=trigger.summary,
+        created_at=now,
+        notified_count=0,
+        more_texts=0,
+        escalation_level=0,
+    )
+    session.add(alert)
+    session.flush()
+    session.get_one(AlertTrigger, trigger_id).alert_id = alert.id
     audit.record(
         session,
         "safety",
         "alert.raise",
-        patient_id=patient.id if patient else None,
-        entity="alert",
-        entity_id=alert_id,
-        source=source,
-    )
-    log_on_commit(session, log, logging.WARNING, "SAFETY ALERT raised", alert_id=alert_id, source=source)
-    ids = []
-    if patient is not None or reply_to:
-        ids.append(
-            _queue(
-                session,
-                f"alert:{alert_id}:patient",
-                MessageKind.SAFETY,
-                "safety",
-                now,
-                alert_id,
-                patient_id=patient.id if patient else None,
-                to_number=None if patient else reply_to,
-            )
-        )
-    ids += _notify_oncall(session, settings, session.get_one(SafetyAlert, alert_id), now)
-    return ids
-
-
-def _notify_oncall(session: Session, settings: Settings, alert: SafetyAlert, now: datetime) -> list[int]:
-    alert.notified_count += 1
-    alert.last_notified_at = now
-    if not settings.oncall_number:
-        log.error(
-            "no CLINIC_ONCALL_NUMBER: nobody was texted about a safety alert", extra={"alert_id": alert.id}
-        )
-        return []
-    return [
-        _queue(
-            session,
-            f"alert:{alert.id}:oncall:{alert.notified_count}",
-            MessageKind.SAFETY_NOTICE,
-            "safety_oncall",
-            now,
-            alert.id,
-            patient_id=None,
-            to_number=settings.oncall_number,
-        )
-    ]
-
-
-def _queue(
-    session: Session,
-    key: str,
-    kind: MessageKind,
-    template: str,
-    now: datetime,
-    alert_id: int,
-    *,
-    patient_id: int | None,
-    to_number: str | None,
-) -> int:
-    message = queue_now(
-        session,
-        key=key,
-        kind=kind,
-        template=template,
-        now=now,
-        lease=urgent_lease(),
-        patient_id=patient_id,
-        to_number=to_number,
-        alert_id=alert_id,
-    )
-    return message.id
-
-
-def repeat_unacknowledged(session: Session, settings: Settings, now: datetime) -> list[int]:
-    """Text on-call again about every alert nobody acknowledged in CLINIC_ALERT_REPEAT_MINUTES."""
-    cutoff = alert_repeat_cutoff(now, settings.alert_repeat_minutes)
-    due = session.scalars(
-        select(SafetyAlert)
-        .where(SafetyAlert.acknowledged_at.is_(None), SafetyAlert.last_notified_at <= cutoff)
-        .with_for_update(skip_locked=True)
-    ).all()
-    ids = []
-    for alert in due:
-        ids += _notify_oncall(session, settings, alert, now)
-        log_on_commit(
-            session,
-            log,
-            logging.WARNING,
-            "SAFETY ALERT still open: on-call texted again",
-            alert_id=alert.id,
-            times=alert.notified_count,
-        )
-    return ids
-
-
-def acknowledge(session: Session, alert_id: int, *, by: str, note: str | None, now: datetime) -> SafetyAlert:
-    alert = session.get(SafetyAlert, alert_id, with_for_update=True)
-    if alert is None:
-        raise NotFound(f"no alert with id {alert_id}")
-    if alert.acknowledged_at is not None:
-        raise InputError(
-            f"alert {alert_id} was acknowledged by {alert.acknowledged_by} "
-            f"at {alert.acknowledged_at:%Y-%m-%d %H:%M} UTC"
-        )
-    alert.acknowledged_at, alert.acknowledged_by, alert.note = now, by, note
-    audit.record(
-        session,
-        f"operator:{by}",
-        "alert.ack",
         patient_id=alert.patient_id,
         entity="alert",
         entity_id=alert.id,
+        source=trigger.source,
+        category=trigger.category,
+        rule=trigger.rule,
     )
-    return alert
+    log_on_commit(
+        session,
+        log,
+        logging.WARNING,
+        "SAFETY ALERT raised",
+        alert_id=alert.id,
+        source=trigger.source,
+        category=trigger.category,
+    )
+    ids = []
+    if patient is not None or reply_to:
+        ids.append(queue_safety_text(session, alert, now, to_number=None if patient else reply_to))
+    return ids + notify_oncall(session, settings, alert, now)
 
 
 def list_alerts(session: Session, *, open_only: bool = False) -> list[SafetyAlert]:
@@ -186,3 +223,14 @@ def list_alerts(session: Session, *, open_only: bool = False) -> list[SafetyAler
     if open_only:
         query = query.where(SafetyAlert.acknowledged_at.is_(None))
     return list(session.scalars(query))
+
+
+def triggers_of(session: Session, alert_ids: list[int]) -> dict[int, list[AlertTrigger]]:
+    """Alert id -> what raised and joined it, oldest first."""
+    found: dict[int, list[AlertTrigger]] = {i: [] for i in alert_ids}
+    for row in session.scalars(
+        select(AlertTrigger).where(AlertTrigger.alert_id.in_(alert_ids)).order_by(AlertTrigger.id)
+    ):
+        assert row.alert_id is not None
+        found[row.alert_id].append(row)
+    return found
