@@ -86,3 +86,62 @@ def test_cli_start_up_with_bad_settings_prints_lines_not_a_traceback(tmp_path: P
     assert len(lines) == 2, result.stderr
     assert all(line.startswith("error: CLINIC_") for line in lines)
     assert "Traceback" not in result.stderr
+
+
+def test_backup_numbers_are_an_ordered_list_of_e164_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLINIC_ONCALL_BACKUP_NUMBERS", " (202) 555-0178, +1 202 555 0179 ")
+    settings = load_settings()
+    assert settings.oncall_backup_numbers == ("+12025550178", "+12025550179")
+    assert settings.alert_escalate_minutes == 10  # the default
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "+12025550178,call dr lee",
+            "CLINIC_ONCALL_BACKUP_NUMBERS: number 2: 'call dr lee' is not a phone number",
+        ),
+        ("+12025550178,+1 202 555 0178", "CLINIC_ONCALL_BACKUP_NUMBERS: a number is listed twice"),
+    ],
+)
+def test_a_bad_backup_number_is_named(monkeypatch: pytest.MonkeyPatch, value: str, message: str) -> None:
+    monkeypatch.setenv("CLINIC_ONCALL_BACKUP_NUMBERS", value)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert error.value.problems == [message]
+
+
+@pytest.mark.parametrize("phone", ["(202) 555-0100", "+44 20 7946 0000", "202.555.0100 ext. 2"])
+def test_the_clinic_phone_is_kept_as_written_when_it_can_be_dialled(
+    monkeypatch: pytest.MonkeyPatch, phone: str
+) -> None:
+    monkeypatch.setenv("CLINIC_CLINIC_PHONE", f" {phone} ")
+    assert load_settings().clinic_phone == phone
+
+
+@pytest.mark.parametrize("phone", ["call us", "555", "Riverside front desk"])
+def test_a_clinic_phone_nobody_can_dial_is_refused(monkeypatch: pytest.MonkeyPatch, phone: str) -> None:
+    monkeypatch.setenv("CLINIC_CLINIC_PHONE", phone)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert error.value.problems == [
+        f"CLINIC_CLINIC_PHONE: {phone!r} is not a phone number a patient can call"
+    ]
+
+
+@pytest.mark.parametrize("command", ["worker", "beat", "web"])
+def test_worker_beat_and_web_refuse_to_start_without_the_clinic_phone(tmp_path: Path, command: str) -> None:
+    env = {"PATH": "/usr/bin:/bin", "CLINIC_REDIS_URL": "redis://127.0.0.1:1/0"}
+    result = subprocess.run(
+        [sys.executable, "-m", "worker", command],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: CLINIC_CLINIC_PHONE: needed in every crisis-resources text (for example CLINIC_CLINIC_PHONE='(555) 010-0100')"
+    ]

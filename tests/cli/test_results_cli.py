@@ -88,6 +88,8 @@ def test_alerts_are_listed_and_acknowledged_once(cli: Cli) -> None:
     _seed(cli)
     [alert] = cli.json("alerts", "list", "--open")
     assert alert["status"] == "open" and alert["source"] == "crisis_language"
+    # An alert from before categories (a migrated database): nobody texted, no triggers stored.
+    assert (alert["told"], alert["triggers"], alert["more_texts"], alert["category"]) == ([], [], 0, None)
     acked = cli.json("alerts", "ack", str(alert["id"]), "--by", "dr-lee", "--note", "called, safe")
     assert (acked["status"], acked["acknowledged_by"]) == ("acknowledged", "dr-lee")
     assert cli.json("alerts", "list", "--open") == []

@@ -10,6 +10,7 @@ from worker.cli.context import ctx_of
 from worker.cli.output import emit, emit_json, say
 from worker.db.engine import transaction
 from worker.db.models import AlertTrigger, SafetyAlert, utcnow
+from worker.jobs.queueing import enqueue_sends
 from worker.safety.acks import acknowledge_and_tell
 from worker.safety.alerts import list_alerts, triggers_of
 from worker.safety.notices import Told, told_about
@@ -102,10 +103,11 @@ def alerts_ack(
     """Acknowledge an alert: nobody is texted about it again; those who were are told it is closed."""
     cli = ctx_of(ctx)
     with transaction(cli.sessions) as session:
-        alert, _closure_texts = acknowledge_and_tell(session, alert_id, by=by, note=note, now=utcnow())
+        alert, closure_texts = acknowledge_and_tell(session, alert_id, by=by, note=note, now=utcnow())
         row = alert_dict(
             alert, told_about(session, [alert.id])[alert.id], triggers_of(session, [alert.id])[alert.id]
         )
+    enqueue_sends(cli.settings, closure_texts, urgent=True)  # else the dispatcher sends them
     if as_json:
         emit_json(row)
     else:
