@@ -1,0 +1,109 @@
+"""What surrounds a match: a denial before it, someone else as its subject, a "but" after it,
+or a time long past. Pure; word lists in English and Spanish, compared as normalised words.
+
+These only ever turn an alert into a `negated` finding for staff, or drop a match about
+someone else. When unsure they leave the alert standing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from worker.language.normalise import Token, words
+
+
+def _set(text: str) -> frozenset[str]:
+    return frozenset(w for word in text.split() for w in words(word))
+
+
+def _with_plurals(text: str) -> frozenset[str]:
+    base = _set(text)
+    return base | {w + "s" for w in base} | {w + "es" for w in base}
+
+
+# A denial: "not suicidal", "no thoughts of hurting myself", "nunca he pensado en matarme".
+NEGATIONS = _set("not no never nor without none zero deny denies nunca jamas ni sin tampoco")
+# Words right after a denial that undo it: "can't stop thinking about", "no longer want",
+# "no dejo de pensar en", "no puedo más".
+UNDO_NEGATION = _set("stop help quit longer sure know think dejo dejar puedo paro aguanto")
+# ... unless "think" is "think about/of" ("I don't think about suicide" is a denial).
+_THINK_ABOUT = _set("about of")
+# Between a denial and the match they end its reach: a new subject, a conjunction, an
+# intensifier ("never felt so suicidal").
+ENDS_NEGATION = _set(
+    "i yo and but so because though although however y pero porque aunque entonces so this as more tan mas"
+)
+NEGATION_REACH = 5
+
+FIRST_PERSON = _set("i me my myself mine im yo mi mis conmigo")
+THIRD_PERSON = _set("he she they him her his their them someone somebody has ella ellos ellas alguien su sus")
+PEOPLE = _with_plurals(
+    "mom mother mum mama dad father papa brother sister bro sis friend bestie bff cousin aunt "
+    "uncle grandma grandpa grandmother grandfather nana son daughter kid child children wife "
+    "husband boyfriend girlfriend bf gf roommate coworker neighbor classmate patient client "
+    "niece nephew stepdad stepmom madre padre hermano hermana amigo amiga primo prima tio tia "
+    "abuelo abuela hijo hija esposo esposa marido novio novia vecino vecina companero companera "
+    "sobrino sobrina cunado cunada suegro suegra jefe jefa"
+)
+THIRD_PARTY_REACH = 4
+# Spanish "he"/"has" before a participle is "I have"/"you have" ("he pensado en
+# ahorcarme"), not the English "he".
+_AUXILIARY = _set("he has")
+_PARTICIPLE = ("ado", "ido", "ada", "ida", "cho", "sto", "to")
+
+# A denial followed by one of these still alerts: "I'm not suicidal but ...".
+BUT = _set("but though however although except yet pero aunque sino embargo")
+
+
+def _before(tokens: Sequence[Token], start: int, reach: int) -> Iterable[int]:
+    """Positions before `start` in the same clause, nearest first, at most `reach`."""
+    if start >= len(tokens):
+        return
+    clause = tokens[start].clause
+    for pos in range(start - 1, max(start - reach, 0) - 1, -1):
+        if tokens[pos].clause != clause:
+            return
+        yield pos
+
+
+def denied(tokens: Sequence[Token], start: int) -> bool:
+    """A denial shortly before the match, in its clause, not undone on the way."""
+    for pos in _before(tokens, start, NEGATION_REACH):
+        word = tokens[pos].word
+        if word in NEGATIONS:
+            return not _undone(tokens, pos, start)
+        if word in ENDS_NEGATION:
+            return False
+    return False
+
+
+def _undone(tokens: Sequence[Token], cue: int, start: int) -> bool:
+    after = tokens[cue + 1].word if cue + 1 < start else ""
+    then = tokens[cue + 2].word if cue + 2 < start else ""
+    return after in UNDO_NEGATION and not (after == "think" and then in _THINK_ABOUT)
+
+
+def about_someone_else(tokens: Sequence[Token], start: int, end: int) -> bool:
+    """The match is said of another person: "she wants to die", "my brother has been cutting",
+    "mi tío se suicidó". A match holding a first-person word ("better off without me") is
+    always the writer's own."""
+    if any(t.word in FIRST_PERSON for t in tokens[start:end]):
+        return False
+    if start > 0 and tokens[start - 1].word == "se" and tokens[start - 1].clause == tokens[start].clause:
+        return True  # Spanish third-person reflexive: "se mató", "se suicidó"
+    for pos in _before(tokens, start, THIRD_PARTY_REACH):
+        word = tokens[pos].word
+        if word in FIRST_PERSON or _spanish_perfect(tokens, pos):
+            return False
+        if word in THIRD_PERSON or word in PEOPLE:
+            return True
+    return False
+
+
+def _spanish_perfect(tokens: Sequence[Token], pos: int) -> bool:
+    following = tokens[pos + 1].word if pos + 1 < len(tokens) else ""
+    return tokens[pos].word in _AUXILIARY and following.endswith(_PARTICIPLE)
+
+
+def but_after(tokens: Sequence[Token], end: int) -> bool:
+    return any(t.word in BUT for t in tokens[end:])

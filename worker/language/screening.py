@@ -1,0 +1,212 @@
+"""Crisis screening of free text: does this text need a person now, and why. Pure.
+
+PHQ-9 item 9 misses many people at risk (Louzon 2016), so every inbound text is read for
+crisis language too. People in distress write fast, misspell, drop apostrophes, stretch
+words and switch language, so a literal phrase list misses them. The screener:
+
+1. normalises the text (normalise.py): case, accents, apostrophes, repeated letters,
+   contractions and texting spellings;
+2. gives each word its atoms (fuzzy.py): the rule words it is, exactly, as a prefix or
+   misspelt within guarded limits;
+3. runs the rules whose required words are all present (an index, so a text only meets the
+   few rules it could match) - every language's rules on every text;
+4. drops matches inside a not_crisis span (an idiom, a mere mention) and matches about
+   someone else; marks matches after a denial, or told of a time long past, as negated;
+5. reports the most severe category among the rest.
+
+A text with only negated matches does not alert but comes back `negated`, for a staff
+queue. A denial followed by "but"/"pero" alerts. When in doubt it alerts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from worker.language import context, patterns
+from worker.language.fuzzy import Vocabulary
+from worker.language.normalise import Token, tokens
+from worker.language.rules import CATEGORIES, Rule, RuleSet, load_rules
+
+_SEVERITY = {category: rank for rank, category in enumerate(CATEGORIES)}
+
+# Told of the past: "as a teen", "years ago", "used to", "hace años". Such a match is
+# flagged, not alerted, unless its clause says it is happening again.
+_PAST = (
+    "years ago | year ago | long time ago | as a (teen|teenager|kid|child) | in high school "
+    "| in the past | used to | back then | when i was (younger|little|a kid|a teen|a teenager|#) "
+    "| hace (anos|mucho|tiempo|# anos|un ano) | de (adolescente|joven|nina|nino|chica|chico) "
+    "| cuando era (joven|nina|nino|adolescente|chica|chico) | solia | en el pasado"
+)
+_AGAIN = (
+    "again | back | relapse* | recently | lately | started | tonight | today | right now "
+    "| otra vez | de nuevo | volvi | recai* | ultimamente | hoy | anoche | ahorita"
+)
+
+
+@dataclass(frozen=True)
+class Screening:
+    alert: bool
+    category: str | None
+    rule: str | None
+    language: str
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    rule: Rule
+    node: patterns.Node
+    needs: tuple[frozenset[str], ...]  # one atom of each set must be in the text
+    starts: frozenset[str] | None
+    order: int
+
+
+@dataclass(frozen=True)
+class _Finding:
+    rule: Rule
+    order: int
+    start: int
+    end: int
+    denied: bool  # a denial shortly before it: "not suicidal"
+    past: bool  # told of a time long past: "as a teen", "years ago"
+
+    @property
+    def negated(self) -> bool:
+        return self.denied or self.past
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        return (_SEVERITY[self.rule.category or ""], self.order)
+
+
+class _Index:
+    """Patterns filed under one atom each, so a text meets only those it could match."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.patterns: list[_Pattern] = []
+        self._by_atom: dict[str, list[int]] = defaultdict(list)
+        for rule in rules:
+            for node in rule.patterns:
+                self._add(rule, node)
+
+    def _add(self, rule: Rule, node: patterns.Node) -> None:
+        needs = tuple(patterns.clauses(node))
+        entry = _Pattern(rule, node, needs, patterns.first_atoms(node), len(self.patterns))
+        self.patterns.append(entry)
+        for atom in min(needs, key=len):
+            self._by_atom[atom].append(entry.order)
+
+    def candidates(self, present: frozenset[str]) -> list[_Pattern]:
+        orders = {order for atom in present for order in self._by_atom.get(atom, ())}
+        found = (self.patterns[order] for order in sorted(orders))
+        return [p for p in found if all(need & present for need in p.needs)]
+
+    def spans(self, text: patterns.Text, present: frozenset[str]) -> Iterator[tuple[_Pattern, int, int]]:
+        for entry in self.candidates(present):
+            for start, end in patterns.matches(entry.node, text, entry.starts):
+                yield entry, start, end
+
+
+def _marker(name: str, pattern: str) -> Rule:
+    return Rule(f"en.context.{name}", None, "en", (patterns.parse(pattern),), 0)
+
+
+class Screener:
+    """Rules compiled once; `screen` is pure and safe to call from many threads."""
+
+    def __init__(self, ruleset: RuleSet) -> None:
+        self.ruleset = ruleset
+        self._rules = _Index(ruleset.rules)
+        self._not_crisis = _Index(ruleset.not_crisis)
+        self._past = _Index([_marker("past", _PAST)])
+        self._again = _Index([_marker("again", _AGAIN)])
+        every = [
+            atom
+            for index in (self._rules, self._not_crisis, self._past, self._again)
+            for entry in index.patterns
+            for atom in patterns.atoms(entry.node)
+        ]
+        self._vocabulary = Vocabulary(every, ruleset.never_fuzzy)
+
+    def __len__(self) -> int:
+        return len(self.ruleset.rules)
+
+    def screen(self, text: str, language: str | None = None) -> Screening:
+        words = tokens(text)
+        seen = self._text(words)
+        present = frozenset().union(*seen.atoms) if words else frozenset()
+        findings = list(self._findings(words, seen, present))
+        return _verdict(findings, words, language)
+
+    def _text(self, words: Sequence[Token]) -> patterns.Text:
+        atoms = [self._vocabulary.atoms_of(t.word) for t in words]
+        ends = {i for i in range(1, len(words)) if words[i].clause != words[i - 1].clause}
+        return patterns.Text(atoms, frozenset(ends | {len(words)}))
+
+    def _findings(
+        self, words: Sequence[Token], seen: patterns.Text, present: frozenset[str]
+    ) -> Iterator[_Finding]:
+        # An idiom lives inside one clause: "morir, de verdad" is not "morir de (hambre)".
+        spared = [
+            (s, e)
+            for _, s, e in self._not_crisis.spans(seen, present)
+            if words[s].clause == words[e - 1].clause
+        ]
+        past = self._clauses_of(self._past, words, seen, present)
+        again = self._clauses_of(self._again, words, seen, present)
+        for entry, start, end in self._rules.spans(seen, present):
+            if any(s < end and start < e for s, e in spared):
+                continue
+            if context.about_someone_else(words, start, end):
+                continue
+            clause = words[start].clause
+            told_of_past = clause in past and clause not in again
+            denied = context.denied(words, start)
+            yield _Finding(entry.rule, entry.order, start, end, denied, told_of_past)
+
+    @staticmethod
+    def _clauses_of(
+        index: _Index, words: Sequence[Token], seen: patterns.Text, present: frozenset[str]
+    ) -> set[int]:
+        return {words[start].clause for _, start, _ in index.spans(seen, present)}
+
+
+def _verdict(findings: list[_Finding], words: Sequence[Token], language: str | None) -> Screening:
+    # "not suicidal but ..." alerts; "years ago, but I'm well now" stays a flag.
+    positive = [f for f in findings if not f.negated or (not f.past and context.but_after(words, f.end))]
+    if positive:
+        best = min(positive, key=lambda f: f.rank)
+        return Screening(True, best.rule.category, best.rule.id, language or best.rule.language)
+    if findings:
+        best = min(findings, key=lambda f: f.rank)
+        return Screening(False, best.rule.category, best.rule.id, language or best.rule.language, True)
+    return Screening(False, None, None, language or guess_language(words))
+
+
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_SPANISH = _word_set(
+    "que de la el los las y en me mi por para con es estoy muy pero ya lo se una un yo porque "
+    "todo nada quiero tengo hoy cita gracias hola si como esta mas"
+)
+_ENGLISH = _word_set(
+    "the i to and you my is it of a in for am not be this that have want do can will just "
+    "me so at with was thanks hi yes"
+)
+
+
+def guess_language(words: Sequence[Token]) -> str:
+    """ "es" when more of the words are common Spanish words than common English ones."""
+    spanish = sum(t.word in _SPANISH for t in words)
+    english = sum(t.word in _ENGLISH for t in words)
+    return "es" if spanish > english else "en"
+
+
+def load_screener(path: Path) -> Screener:
+    """The screener for a rule file; RuleFileError lists every problem as file:line: message."""
+    return Screener(load_rules(path))
