@@ -11,13 +11,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from worker.db.engine import session_factory
 from worker.db.migrate import current_revision, head_revision
 from worker.db.models import utcnow
-from worker.language.crisis import load_phrases
 from worker.lib.errors import InputError
 from worker.lib.privacy import mask_phone
 from worker.messages.templates import load_templates
 from worker.outbound.dispatch import queue_health
 from worker.planning.followups import load_overrides
 from worker.questionnaires.definitions import load_catalogue
+from worker.runtime import load_crisis_screener
 from worker.settings import Settings, config_file
 
 
@@ -75,15 +75,15 @@ def check_redis(client: Any) -> Check:
 
 
 def check_config(settings: Settings) -> Check:
-    """Templates, questionnaires, crisis phrases and follow-up plans all load."""
+    """Templates, questionnaires, crisis rules and follow-up plans all load."""
     try:
         load_templates(settings)
         catalogue = load_catalogue(config_file(settings, "questionnaires"))
-        phrases = load_phrases(config_file(settings, "crisis_phrases.yaml"))
+        screener = load_crisis_screener(settings)
         load_overrides(config_file(settings, "followups.yaml"))
     except InputError as exc:
         return Check(False, str(exc))
-    return Check(True, f"{len(catalogue.by_id)} questionnaires, {len(phrases)} crisis phrases")
+    return Check(True, f"{len(catalogue.by_id)} questionnaires, {len(screener)} crisis rules")
 
 
 def check_safety(settings: Settings) -> Check:

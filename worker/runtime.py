@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.db.engine import engine_for, session_factory, unavailable
-from worker.language.crisis import CrisisPhrases, load_phrases
+from worker.language.screening import Screener, load_screener
 from worker.lib.groupcommit import GroupCommit
 from worker.lib.ratelimit import RateLimiter, spacing
 from worker.messages.templates import Templates, load_templates
@@ -21,6 +21,7 @@ from worker.questionnaires.definitions import Catalogue, load_catalogue
 from worker.settings import Settings, config_file
 from worker.sms import SmsSender, make_sender
 
+CRISIS_RULES = "crisis_rules.yaml"
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -71,12 +72,17 @@ class Runtime:
     templates: Templates
     limiter: Limiter
     catalogue: Catalogue
-    phrases: CrisisPhrases
+    screener: Screener
     redis: Any = None
     sleep: Callable[[float], None] = field(default=time.sleep)
     _pool: ThreadPoolExecutor | None = None
     _writers: dict[str, GroupCommit[Any, Any]] = field(default_factory=dict)
     _writers_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def phrases(self) -> Screener:
+        """The old name of `screener`, still used by worker/web/inbox.py."""
+        return self.screener
 
     def send_pool(self) -> ThreadPoolExecutor:
         """Threads for provider calls, made on first use (after any fork), one set per process."""
@@ -102,6 +108,12 @@ class Runtime:
             self.redis.close()
 
 
+def load_crisis_screener(settings: Settings) -> Screener:
+    """The crisis screener of the configured rule file: the webhook, reconciliation,
+    `replies classify`, `questionnaires validate` and the health check all load it here."""
+    return load_screener(config_file(settings, CRISIS_RULES))
+
+
 def build_runtime(
     settings: Settings, *, sender: SmsSender | None = None, pool_size: int | None = None
 ) -> Runtime:
@@ -122,6 +134,6 @@ def build_runtime(
         templates=load_templates(settings),
         limiter=limiter,
         catalogue=load_catalogue(config_file(settings, "questionnaires")),
-        phrases=load_phrases(config_file(settings, "crisis_phrases.yaml")),
+        screener=load_crisis_screener(settings),
         redis=redis_client,
     )

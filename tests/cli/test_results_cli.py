@@ -100,4 +100,4 @@ def test_alerts_are_listed_and_acknowledged_once(cli: Cli) -> None:
 def test_questionnaires_list_and_validate(cli: Cli, tmp_path: object) -> None:
     ids = [q["id"] for q in cli.json("questionnaires", "list")]
     assert ids == ["checkin", "gad7", "phq9"]
-    assert "ok  crisis_phrases.yaml" in cli.run("questionnaires", "validate").stdout
+    assert "ok  crisis_rules.yaml" in cli.run("questionnaires", "validate").stdout

@@ -125,6 +125,7 @@ def test_worker_is_imported_from_the_venv_not_the_checkout(installed: Installed)
     templates = purelib / "worker" / "bundled_config" / "templates.yaml"
     assert templates.is_file() and not templates.is_symlink(), templates
     assert (purelib / "worker" / "bundled_config" / "example.env").is_file()
+    assert (purelib / "worker" / "bundled_config" / "crisis_rules.yaml").is_file()
     migrations = purelib / "worker" / "db" / "migrations"
     assert (migrations / "env.py").is_file() and (migrations / "script.py.mako").is_file()
     assert list((migrations / "versions").glob("0001*.py")), "the first migration is missing"
@@ -146,7 +147,17 @@ def test_questionnaires_validate_finds_the_shipped_config(installed: Installed) 
         timeout=60,
     )
     assert re.search(r"^ok\s+phq9\.yaml: phq9, \d+ items$", out, re.MULTILINE), out
-    assert re.search(r"^ok\s+crisis_phrases\.yaml: \d+ phrases$", out, re.MULTILINE), out
+    assert re.search(r"^ok\s+crisis_rules\.yaml: \d+ rules$", out, re.MULTILINE), out
+
+
+def test_replies_classify_reads_the_shipped_rules(installed: Installed) -> None:
+    out = _run(
+        [installed.bin / "clinic-worker", "replies", "classify", "--json", "i have pills saved up"],
+        cwd=installed.outside,
+        env=installed.env,
+        timeout=60,
+    )
+    assert '"rule": "en.plan.pills_saved"' in out, out
 
 
 def test_demo_sends_its_reminders(installed: Installed) -> None:

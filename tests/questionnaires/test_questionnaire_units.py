@@ -1,4 +1,5 @@
-"""Definitions, answer parsing, scoring and crisis language: pure parts, table-tested."""
+"""Definitions, answer parsing and scoring: pure parts, table-tested (crisis language is in
+tests/language/)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from worker.language.crisis import load_phrases
 from worker.lib.errors import InputError
 from worker.questionnaires.definitions import load_catalogue, load_file
 from worker.questionnaires.parsing import INVALID, parse_answer
@@ -99,23 +99,6 @@ def test_progress_from_the_first_score() -> None:
     assert progress("phq9", 20, 4).remission is True
     assert progress("phq9", 20, 11).response is False
     assert progress("gad7", 12, 6).remission is None
-
-
-@pytest.mark.parametrize(
-    ("text", "found"),
-    [
-        ("I want to end my life", "end my life"),
-        ("i WANT TO DIE.", "want to die"),
-        ("thinking of suicide", "suicide"),
-        ("Quiero morir", "quiero morir"),
-        ("I don\u2019t want to live", "don't want to live"),
-        ("on a diet, feeling ok", None),
-        ("the dose made me sleepy", None),
-        ("I'm fine, thanks", None),
-    ],
-)
-def test_crisis_language_is_found_in_whole_words(text: str, found: str | None) -> None:
-    assert load_phrases(CONFIG / "crisis_phrases.yaml").find(text) == found
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,12 @@ from worker.cli.output import emit, emit_json, say
 from worker.db.engine import transaction
 from worker.db.models import utcnow
 from worker.jobs.queueing import enqueue_sends
-from worker.language.crisis import load_phrases
+from worker.language.rules import RuleFileError
 from worker.lib.errors import InputError, NotFound
 from worker.outbound.manual import queue_checkin
 from worker.questionnaires import results as results_mod
 from worker.questionnaires.definitions import Catalogue, load_catalogue, pick
+from worker.runtime import CRISIS_RULES, load_crisis_screener
 from worker.settings import config_file
 
 app = typer.Typer(help="Questionnaire definitions; start one for a patient.", no_args_is_help=True)
@@ -47,13 +48,19 @@ def validate(
         Path | None, typer.Argument(help="Default: the configured questionnaires folder.")
     ] = None,
 ) -> None:
-    """Check every definition (and the crisis phrase list); a bad file is a one-line error."""
+    """Check every definition and the crisis rules; each problem is one line naming its file."""
     cli = ctx_of(ctx)
     catalogue = load_catalogue(folder or config_file(cli.settings, "questionnaires"))
-    phrases = load_phrases(config_file(cli.settings, "crisis_phrases.yaml"))
     for questionnaire in catalogue.by_id.values():
         say(f"ok  {questionnaire.source}: {questionnaire.id}, {len(questionnaire.items)} items")
-    say(f"ok  crisis_phrases.yaml: {len(phrases)} phrases")
+    try:
+        screener = load_crisis_screener(cli.settings)
+    except RuleFileError as exc:
+        # Every problem of the rule file, each with its line, so one run finds them all.
+        for problem in exc.problems:
+            sys.stderr.write(f"error: {problem}\n")
+        raise typer.Exit(1) from None
+    say(f"ok  {CRISIS_RULES}: {len(screener)} rules")
 
 
 @app.command("start")

@@ -37,7 +37,7 @@ def reconcile(rt: Runtime, now: datetime) -> Reconciled:
             continue
         with transaction(rt.sessions) as session:
             if item.inbound:
-                stored = store_and_screen(session, rt.settings, rt.phrases, _form(item), "reconcile", now)
+                stored = store_and_screen(session, rt.settings, rt.screener, _form(item), "reconcile", now)
                 result.inbound_added += stored.new
                 result.urgent += stored.urgent
             elif item.status:

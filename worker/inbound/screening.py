@@ -1,5 +1,9 @@
 """Every inbound text is stored, then read for crisis language, in one transaction, before
-the webhook answers: an alert never waits for a worker, a queue or the processing of the text."""
+the webhook answers: an alert never waits for a worker, a queue or the processing of the text.
+
+`screen_text` is the one reading of a text: the webhook, reconciliation and
+`clinic-worker replies classify` all call it, so what a clinical lead checks on the command
+line is what the worker does."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from worker.db.models import Patient
 from worker.inbound.replies import inbound_ids, store_inbound_many
-from worker.language.crisis import CrisisPhrases
+from worker.language.screening import Screener, Screening
 from worker.lib.phones import normalise_sender
 from worker.safety.alerts import raise_alert
 from worker.settings import Settings
@@ -30,18 +34,18 @@ class Stored:
 def store_and_screen(
     session: Session,
     settings: Settings,
-    phrases: CrisisPhrases,
+    screener: Screener,
     form: Mapping[str, Sequence[str]],
     source: str,
     now: datetime,
 ) -> Stored:
-    return store_and_screen_many(session, settings, phrases, [form], source, now)[0]
+    return store_and_screen_many(session, settings, screener, [form], source, now)[0]
 
 
 def store_and_screen_many(
     session: Session,
     settings: Settings,
-    phrases: CrisisPhrases,
+    screener: Screener,
     forms: Sequence[Mapping[str, Sequence[str]]],
     source: str,
     now: datetime,
@@ -61,7 +65,7 @@ def store_and_screen_many(
     for form, sid in zip(forms, sids, strict=True):
         if sid in new and sid not in screened:
             screened.add(sid)
-            results.append(_screen(session, settings, phrases, form, new[sid], now))
+            results.append(_screen(session, settings, screener, form, new[sid], now))
         else:
             results.append(Stored(ids.get(sid), False))
     return results
@@ -70,13 +74,14 @@ def store_and_screen_many(
 def _screen(
     session: Session,
     settings: Settings,
-    phrases: CrisisPhrases,
+    screener: Screener,
     form: Mapping[str, Sequence[str]],
     stored_id: int,
     now: datetime,
 ) -> Stored:
     # Screened from the request itself: the stored copy is encrypted and says the same.
-    if phrases.find(_last(form, "Body")) is None:
+    finding = screen_text(screener, _last(form, "Body"))
+    if not finding.alert:
         return Stored(stored_id, True)
     sender = normalise_sender(_last(form, "From"))
     patient = session.scalar(select(Patient).where(Patient.phone == sender)) if sender else None
@@ -88,8 +93,15 @@ def _screen(
         patient=patient,
         reply_to=sender,
         inbound_id=stored_id,
+        category=finding.category,
+        rule=finding.rule,
     )
     return Stored(stored_id, True, urgent)
+
+
+def screen_text(screener: Screener, body: str, language: str | None = None) -> Screening:
+    """What the worker makes of one text: alert or not, the category and rule that decided."""
+    return screener.screen(body, language)
 
 
 def _last(form: Mapping[str, Sequence[str]], key: str) -> str:

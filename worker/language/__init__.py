@@ -1,1 +1,1 @@
-"""Pure text understanding: normalising what patients write, keywords, crisis phrases. No database."""
+"""Pure text understanding: normalising what patients write, keywords, crisis screening. No database."""

@@ -32,7 +32,7 @@ class RuleFileError(InputError):
     """The rule file has problems; `problems` holds one "file:line: message" each."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
+        super().__init__("; ".join(problems))
         self.problems = problems
 
 
