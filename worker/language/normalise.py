@@ -123,6 +123,7 @@ _INFORMAL_SOURCE = {
     "whant": "want",
     "oded": "overdosed",
     "oding": "overdosing",
+    "shing": "self harming",
     "odd": "odd",
     # Spanish texting forms
     "q": "que",

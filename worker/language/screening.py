@@ -36,7 +36,7 @@ _SEVERITY = {category: rank for rank, category in enumerate(CATEGORIES)}
 # flagged, not alerted, unless its clause says it is happening again.
 _PAST = (
     "years ago | year ago | long time ago | as a (teen|teenager|kid|child) | in high school "
-    "| in the past | used to | back then | when i was (younger|little|a kid|a teen|a teenager|#) "
+    "| in the past $ | used to | back then | when i was (younger|little|a kid|a teen|a teenager|#) "
     "| hace (anos|mucho|tiempo|# anos|un ano) | de (adolescente|joven|nina|nino|chica|chico) "
     "| cuando era (joven|nina|nino|adolescente|chica|chico) | solia | en el pasado"
 )
