@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import dispatcher_cost, pipeline, reference, webhook
+from bench import crisis, dispatcher_cost, pipeline, reference, webhook
 from bench.report import table
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -39,10 +39,11 @@ FULL = {
     "sqlite_sizes": [10_000, 100_000],
     "webhook": 5_000,
     "claim": 1_000,
+    "crisis": 40,  # crisis texts posted during the burst
     "settle": 3.0,  # seconds of quiet before each step
 }
 # Each step's key in the JSON output; `--only` takes these names.
-STEPS = ("throughput", "paced", "dispatcher", "webhook", "rate_limit", "usual", "noop")
+STEPS = ("throughput", "paced", "dispatcher", "webhook", "rate_limit", "crisis", "usual", "noop")
 SMOKE = {
     "burst": 60,
     "paced": 40,
@@ -54,6 +55,7 @@ SMOKE = {
     "sqlite_sizes": [2_000],
     "webhook": 100,
     "claim": 100,
+    "crisis": 4,
     "settle": 0.0,
 }
 
@@ -144,8 +146,10 @@ def _once(url: str, redis_url: str, sizes: dict[str, Any]) -> dict[str, tuple[st
     limited = partial(
         pipeline.run, url, redis_url, sizes["rate_messages"], send_rate=50, workers=3, processes=2
     )
+    during_burst = partial(crisis.measure, url, redis_url, burst=sizes["burst"], crisis=sizes["crisis"])
     return {
         "rate_limit": ("rate limit 50/s, three workers", limited),
+        "crisis": (f"{sizes['crisis']} crisis texts during a burst of {sizes['burst']}", during_burst),
         "usual": (
             f"usual design, {sizes['usual']} messages",
             partial(reference.usual, url, redis_url, sizes["usual"]),

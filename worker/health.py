@@ -87,12 +87,20 @@ def check_config(settings: Settings) -> Check:
 
 
 def check_safety(settings: Settings) -> Check:
+    if not settings.clinic_phone:
+        return Check(False, "CLINIC_CLINIC_PHONE is not set: a crisis text would give no number to call")
     if not settings.oncall_number:
         return Check(
             False, "CLINIC_ONCALL_NUMBER is not set: nobody would be texted about a patient in danger"
         )
+    backups = len(settings.oncall_backup_numbers)
+    escalation = (
+        f"; {backups} backup number(s), one more every {settings.alert_escalate_minutes} min unacknowledged"
+        if backups
+        else "; no CLINIC_ONCALL_BACKUP_NUMBERS: nobody else is told if on-call does not answer"
+    )
     return Check(
         True,
         f"on-call texted at {mask_phone(settings.oncall_number)}, "
-        f"again every {settings.alert_repeat_minutes} min until acknowledged",
+        f"again every {settings.alert_repeat_minutes} min until acknowledged{escalation}",
     )

@@ -18,7 +18,7 @@ from worker.lib.groupcommit import GroupCommit
 from worker.lib.ratelimit import RateLimiter, spacing
 from worker.messages.templates import Templates, load_templates
 from worker.questionnaires.definitions import Catalogue, load_catalogue
-from worker.settings import Settings, config_file
+from worker.settings import Settings, config_file, require_clinic_phone
 from worker.sms import SmsSender, make_sender
 
 CRISIS_RULES = "crisis_rules.yaml"
@@ -79,11 +79,6 @@ class Runtime:
     _writers: dict[str, GroupCommit[Any, Any]] = field(default_factory=dict)
     _writers_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @property
-    def phrases(self) -> Screener:
-        """The old name of `screener`, still used by worker/web/inbox.py."""
-        return self.screener
-
     def send_pool(self) -> ThreadPoolExecutor:
         """Threads for provider calls, made on first use (after any fork), one set per process."""
         if self._pool is None:
@@ -117,6 +112,7 @@ def load_crisis_screener(settings: Settings) -> Screener:
 def build_runtime(
     settings: Settings, *, sender: SmsSender | None = None, pool_size: int | None = None
 ) -> Runtime:
+    require_clinic_phone(settings)  # every process that can send a crisis text
     pool = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 0}
     engine = engine_for(settings, **pool)
     redis_client = None

@@ -40,10 +40,14 @@ def test_the_benchmark_runs_end_to_end_and_reports_every_figure(
         hook = figures["webhook"][db]
         assert hook["errors"] == 0 and hook["rows_match"]
     assert figures["rate_limit"]["max_in_any_second"] > 0
+    during = figures["crisis"]
+    assert during["patient_texts"] == during["oncall_texts"] == during["crisis_texts"] == 4
+    assert 0 < during["patient"]["p50_s"] <= during["patient"]["max_s"]
     assert figures["usual"]["per_second"] > 0 and figures["noop"]["per_second"] > 0
     for line in (
         "burst of",
         "dispatcher claims",
+        "crisis texts during a burst of",
         "webhook POST /twilio/sms",
         "usual design",
         "no-op Celery task",

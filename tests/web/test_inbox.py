@@ -10,7 +10,7 @@ from sqlalchemy import event, func, select, text
 from starlette.testclient import TestClient
 
 from tests.webhooks import PUBLIC_URL, inbound_form, signed
-from worker.db.models import InboundMessage, SafetyAlert
+from worker.db.models import AlertTrigger, InboundMessage, SafetyAlert
 from worker.inbound.screening import Stored
 from worker.runtime import Runtime
 from worker.web import create_app
@@ -73,12 +73,15 @@ async def test_a_sid_repeated_in_one_batch_or_stored_before_is_stored_once_and_s
 
     assert first[0].new and first[0].urgent
     assert [r.new for r in results] == [True, False, False]
-    assert results[0].urgent and not results[1].urgent and not results[2].urgent
+    # The second new text joins the first one's open alert: screened, counted, no new texts.
+    assert not any(r.urgent for r in results)
     assert results[0].inbound_id == results[1].inbound_id
     assert results[2].inbound_id == first[0].inbound_id
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(InboundMessage)) == 2
-        assert session.scalar(select(func.count()).select_from(SafetyAlert)) == 2
+        assert session.scalar(select(func.count()).select_from(AlertTrigger)) == 2  # each text once
+        [alert] = session.scalars(select(SafetyAlert)).all()
+        assert alert.more_texts == 1
 
 
 async def test_a_text_the_database_refuses_fails_alone_and_its_batch_is_stored(runtime: Runtime) -> None:

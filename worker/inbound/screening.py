@@ -18,10 +18,8 @@ from worker.db.models import Patient
 from worker.inbound.replies import inbound_ids, store_inbound_many
 from worker.language.screening import Screener, Screening
 from worker.lib.phones import normalise_sender
-from worker.safety.alerts import raise_alert
+from worker.safety.alerts import crisis_trigger, raise_alert
 from worker.settings import Settings
-
-CRISIS_LANGUAGE = "crisis_language"
 
 
 @dataclass
@@ -60,14 +58,15 @@ def store_and_screen_many(
     ids = dict(new)
     if len(new) < len(sids):
         ids.update(inbound_ids(session, [sid for sid in sids if sid not in new]))
-    results = []
+    results: list[Stored] = [Stored(ids.get(sid), False) for sid in sids]
     screened: set[str] = set()
-    for form, sid in zip(forms, sids, strict=True):
+    # In sender order: an alert locks its patient, and two web processes screening batches
+    # from the same two patients then take the locks in the same order (no deadlock).
+    for n in sorted(range(len(forms)), key=lambda i: _last(forms[i], "From")):
+        sid = sids[n]
         if sid in new and sid not in screened:
             screened.add(sid)
-            results.append(_screen(session, settings, screener, form, new[sid], now))
-        else:
-            results.append(Stored(ids.get(sid), False))
+            results[n] = _screen(session, settings, screener, forms[n], new[sid], now)
     return results
 
 
@@ -85,17 +84,8 @@ def _screen(
         return Stored(stored_id, True)
     sender = normalise_sender(_last(form, "From"))
     patient = session.scalar(select(Patient).where(Patient.phone == sender)) if sender else None
-    urgent = raise_alert(
-        session,
-        settings,
-        source=CRISIS_LANGUAGE,
-        now=now,
-        patient=patient,
-        reply_to=sender,
-        inbound_id=stored_id,
-        category=finding.category,
-        rule=finding.rule,
-    )
+    trigger = crisis_trigger(finding.category, finding.rule, stored_id)
+    urgent = raise_alert(session, settings, trigger, now=now, patient=patient, reply_to=sender)
     return Stored(stored_id, True, urgent)
 
 

@@ -55,15 +55,11 @@ def crisis_trigger(category: str | None, rule: str | None, inbound_id: int) -> T
 def raise_alert(
     session: Session,
     settings: Settings,
-    trigger: Trigger | None = None,
+    trigger: Trigger,
     *,
     now: datetime,
     patient: Patient | None,
     reply_to: str | None,
-    source: str | None = None,  # TEMPORARY: the crisis screen's keyword call, until it passes a Trigger
-    inbound_id: int | None = None,
-    category: str | None = None,
-    rule: str | None = None,
 ) -> list[int]:
     """Open an alert, or join this patient's open one; the message ids to enqueue after commit.
 
@@ -75,9 +71,6 @@ def raise_alert(
        most severe category so far. No new texts: the next repeat tells on-call.
     4. Otherwise open an alert and queue the patient's crisis text and the on-call text.
     """
-    if trigger is None:
-        assert source == CRISIS_LANGUAGE and inbound_id is not None
-        trigger = crisis_trigger(category, rule, inbound_id)
     _lock_sender(session, patient, reply_to)
     trigger_id = _store_trigger(session, trigger, now)
     if trigger_id is None:

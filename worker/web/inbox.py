@@ -50,4 +50,4 @@ class Inbox:
     def _commit(self, forms: Sequence[Form]) -> list[Stored]:
         rt = self._rt
         with transaction(rt.sessions) as session:
-            return store_and_screen_many(session, rt.settings, rt.phrases, forms, self._source, utcnow())
+            return store_and_screen_many(session, rt.settings, rt.screener, forms, self._source, utcnow())
