@@ -99,6 +99,9 @@ def _run(
     crisis: int,
 ) -> dict[str, float]:
     start_worker("worker", env, folder, children, "--concurrency", "4")
+    # As docker-compose.yml runs it: a small worker on the urgent queue alone, so a burst's
+    # send batches never stand between a crisis text and its answer.
+    start_worker("urgent", env, folder, children, "--urgent-only", "--concurrency", "2")
     beat = start("beat", [sys.executable, "-m", "worker", "beat"], env, folder)
     children.append(beat)
     port = free_port()
@@ -156,16 +159,22 @@ def _figures(
     url: str, posted: dict[str, float], accepted: list[dict[str, Any]], burst: int
 ) -> dict[str, Any]:
     phone_of_alert = _alert_phones(url)
-    to_patient, to_oncall = [], []
+    to_patient, to_oncall, safety_at = [], [], []
     for record in accepted:
         body, to = record.get("body") or "", record["to"]
         if to in posted and "988" in body:
             to_patient.append(record["at"] - posted[to])
+            safety_at.append(record["at"])
         page = _PAGE.match(body) if to == ONCALL else None
         if page and phone_of_alert.get(int(page.group(1))) in posted:
             to_oncall.append(record["at"] - posted[phone_of_alert[int(page.group(1))]])
-    last_crisis = max(record["at"] for record in accepted if record["to"] in posted or record["to"] == ONCALL)
-    reminders_after = sum(1 for r in accepted if r["at"] > last_crisis and r["to"] not in posted)
+            safety_at.append(record["at"])
+    # How much of the burst was still to come when the last safety text went out: proof
+    # that they were measured during it, not after.
+    last = max(safety_at, default=0.0)
+    reminders_after = sum(
+        1 for r in accepted if r["at"] > last and "988" not in (r.get("body") or "") and r["to"] != ONCALL
+    )
     return {
         "burst": burst,
         "crisis_texts": len(posted),

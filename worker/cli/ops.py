@@ -39,16 +39,24 @@ def _celery(settings: Settings) -> object:
 
 
 def run_worker(ctx: typer.Context) -> None:
-    """Run a Celery worker (extra arguments go to `celery worker`)."""
+    """Run a Celery worker (extra arguments go to `celery worker`).
+
+    `--urgent-only`: take only the urgent queue (safety texts, replies, beat's jobs), for a
+    worker that a burst of reminders can never keep busy."""
     settings = ctx_of(ctx).settings
     require_clinic_phone(settings)  # it sends crisis texts, which give the clinic's number
     app = _celery(settings)
-    queues = (
-        []
-        if {"-Q", "--queues"} & set(ctx.args)
-        else ["-Q", f"{settings.queue_name},{urgent_queue(settings)}"]
-    )
-    app.worker_main(argv=["worker", "--loglevel", settings.log_level, *queues, *ctx.args])  # type: ignore[attr-defined]
+    args = [a for a in ctx.args if a != URGENT_ONLY]
+    if URGENT_ONLY in ctx.args:
+        queues = ["-Q", urgent_queue(settings)]
+    elif {"-Q", "--queues"} & set(args):
+        queues = []
+    else:
+        queues = ["-Q", f"{settings.queue_name},{urgent_queue(settings)}"]
+    app.worker_main(argv=["worker", "--loglevel", settings.log_level, *queues, *args])  # type: ignore[attr-defined]
+
+
+URGENT_ONLY = "--urgent-only"
 
 
 def run_beat(ctx: typer.Context) -> None:
