@@ -22,7 +22,7 @@ def _compose() -> dict:  # type: ignore[type-arg]
 def test_every_app_service_runs_a_real_cli_command() -> None:
     services = _compose()["services"]
     app_services = {name: s for name, s in services.items() if s.get("image", "").startswith("clinic-worker")}
-    assert set(app_services) == {"migrate", "worker", "beat", "web"}
+    assert set(app_services) == {"migrate", "worker", "worker-urgent", "beat", "web"}
     for name, service in app_services.items():
         # `--help` after the service's own arguments: the CLI parses them first, so an unknown
         # command or option fails (exit 2) before help is printed.
