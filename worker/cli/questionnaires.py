@@ -61,6 +61,13 @@ def validate(
             sys.stderr.write(f"error: {problem}\n")
         raise typer.Exit(1) from None
     say(f"ok  {CRISIS_RULES}: {len(screener)} rules")
+    if screener.model is not None:
+        say(
+            f"ok  crisis_model.json: learned model, alerts at p >= {screener.model.threshold:g} "
+            "where no rule matched"
+        )
+    else:
+        say("--  crisis_model.json: none; the rules read texts alone")
 
 
 @app.command("start")

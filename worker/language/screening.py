@@ -12,7 +12,10 @@ words and switch language, so a literal phrase list misses them. The screener:
    few rules it could match) - every language's rules on every text;
 4. drops matches inside a not_crisis span (an idiom, a mere mention) and matches about
    someone else; marks matches after a denial, or told of a time long past, as negated;
-5. reports the most severe category among the rest.
+5. reports the most severe category among the rest;
+6. when no rule matched and nothing was denied, asks the learned model (model.py), which
+   alerts above its threshold as `ideation`, rule `model`: it reads veiled wording no rule
+   foresaw, and only ever adds alerts.
 
 A text with only negated matches does not alert but comes back `negated`, for a staff
 queue. A denial followed by "but"/"pero" alerts. When in doubt it alerts.
@@ -27,10 +30,13 @@ from pathlib import Path
 
 from worker.language import context, patterns
 from worker.language.fuzzy import Vocabulary
+from worker.language.model import CrisisModel, load_model
 from worker.language.normalise import Token, tokens
 from worker.language.rules import CATEGORIES, Rule, RuleSet, load_rules
 
 _SEVERITY = {category: rank for rank, category in enumerate(CATEGORIES)}
+MODEL_FILE = "crisis_model.json"
+MODEL_RULE, MODEL_CATEGORY = "model", "ideation"
 
 # Told of the past: "as a teen", "years ago", "used to", "hace años". Such a match is
 # flagged, not alerted, unless its clause says it is happening again.
@@ -117,8 +123,9 @@ def _marker(name: str, pattern: str) -> Rule:
 class Screener:
     """Rules compiled once; `screen` is pure and safe to call from many threads."""
 
-    def __init__(self, ruleset: RuleSet) -> None:
+    def __init__(self, ruleset: RuleSet, model: CrisisModel | None = None) -> None:
         self.ruleset = ruleset
+        self.model = model
         self._rules = _Index(ruleset.rules)
         self._not_crisis = _Index(ruleset.not_crisis)
         self._past = _Index([_marker("past", _PAST)])
@@ -139,7 +146,10 @@ class Screener:
         seen = self._text(words)
         present = frozenset().union(*seen.atoms) if words else frozenset()
         findings = list(self._findings(words, seen, present))
-        return _verdict(findings, words, language)
+        verdict = _verdict(findings, words, language)
+        if verdict.alert or verdict.negated or self.model is None or not self.model.alerts(text):
+            return verdict
+        return Screening(True, MODEL_CATEGORY, MODEL_RULE, verdict.language)
 
     def _text(self, words: Sequence[Token]) -> patterns.Text:
         atoms = [self._vocabulary.atoms_of(t.word) for t in words]
@@ -208,5 +218,7 @@ def guess_language(words: Sequence[Token]) -> str:
 
 
 def load_screener(path: Path) -> Screener:
-    """The screener for a rule file; RuleFileError lists every problem as file:line: message."""
-    return Screener(load_rules(path))
+    """The screener for a rule file; RuleFileError lists every problem as file:line: message.
+    The learned model beside it (crisis_model.json), when there is one, joins the rules."""
+    model_path = path.with_name(MODEL_FILE)
+    return Screener(load_rules(path), load_model(model_path) if model_path.exists() else None)

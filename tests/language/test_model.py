@@ -1,0 +1,46 @@
+"""The learned crisis model: pure-Python inference equals scikit-learn's, and it only adds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from worker.language.model import load_model
+from worker.language.screening import MODEL_RULE, load_screener
+from worker.lib.errors import InputError
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+MODEL = load_model(CONFIG / "crisis_model.json")
+SCREENER = load_screener(CONFIG / "crisis_rules.yaml")
+
+
+def test_the_shipped_model_gives_the_probabilities_scikit_learn_gave_at_training() -> None:
+    assert len(MODEL.samples) >= 20
+    for text, expected in MODEL.samples:
+        assert MODEL.probability(text) == pytest.approx(expected, abs=1e-9), text
+
+
+def test_its_threshold_is_high_so_that_it_adds_few_false_alarms() -> None:
+    assert 0.8 <= MODEL.threshold < 1
+
+
+def test_the_screener_uses_the_model_only_when_no_rule_matched_and_nothing_was_denied() -> None:
+    by_rule = SCREENER.screen("i want to die")
+    assert by_rule.alert and by_rule.rule != MODEL_RULE
+    denied = SCREENER.screen("im not suicidal, just exhausted")
+    assert not denied.alert
+    assert not SCREENER.screen("see you thursday at 2, thanks!").alert
+
+
+def test_without_a_model_file_the_rules_work_alone(tmp_path: Path) -> None:
+    rules = tmp_path / "crisis_rules.yaml"
+    rules.write_text((CONFIG / "crisis_rules.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    screener = load_screener(rules)
+    assert screener.model is None and screener.screen("kms").alert
+
+
+def test_a_broken_model_file_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "crisis_model.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(InputError, match=r"^crisis_model.json: cannot read the crisis model"):
+        load_model(tmp_path / "crisis_model.json")
