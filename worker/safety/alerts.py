@@ -26,6 +26,7 @@ from worker.db import audit
 from worker.db.aftercommit import log_on_commit
 from worker.db.models import AlertTrigger, Message, Patient, SafetyAlert
 from worker.enums import ALERT_SEVERITY, ALERT_WORDS, AlertCategory, MessageKind
+from worker.language.screening import MODEL_RULE
 from worker.safety.notices import notify_oncall, queue_safety_text
 from worker.settings import Settings
 
@@ -49,7 +50,11 @@ class Trigger:
 def crisis_trigger(category: str | None, rule: str | None, inbound_id: int) -> Trigger:
     """A crisis text; a rule file older than the categories counts as ideation (alert anyway)."""
     kind = AlertCategory(category) if category in set(AlertCategory) else AlertCategory.IDEATION
-    return Trigger(CRISIS_LANGUAGE, kind, f"crisis text, {ALERT_WORDS[kind]}", rule, inbound_id)
+    # The learned model says "a crisis", not which kind: on-call is told just that.
+    words = (
+        "possible crisis (no rule matched; the learned model)" if rule == MODEL_RULE else ALERT_WORDS[kind]
+    )
+    return Trigger(CRISIS_LANGUAGE, kind, f"crisis text, {words}", rule, inbound_id)
 
 
 def raise_alert(
