@@ -44,3 +44,10 @@ def test_a_broken_model_file_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "crisis_model.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(InputError, match=r"^crisis_model.json: cannot read the crisis model"):
         load_model(tmp_path / "crisis_model.json")
+
+
+def test_short_answers_are_left_to_the_rules() -> None:
+    # "sometimes", "every day", "idk": questionnaire answers, not crisis texts, however the
+    # model reads them without context.
+    for text in ("sometimes", "every day", "idk", "a veces", "not sure"):
+        assert not SCREENER.screen(text).alert, text

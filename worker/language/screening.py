@@ -37,6 +37,10 @@ from worker.language.rules import CATEGORIES, Rule, RuleSet, load_rules
 _SEVERITY = {category: rank for rank, category in enumerate(CATEGORIES)}
 MODEL_FILE = "crisis_model.json"
 MODEL_RULE, MODEL_CATEGORY = "model", "ideation"
+# Short texts are the rules' alone: one to three words are mostly answers ("sometimes",
+# "every day", "idk" to a questionnaire), which the model, seeing no context, over-reads.
+# Short crisis texts ("kms", "want to die") are what the rules are best at.
+MODEL_MIN_WORDS = 4
 
 # Told of the past: "as a teen", "years ago", "used to", "hace años". Such a match is
 # flagged, not alerted, unless its clause says it is happening again.
@@ -147,7 +151,9 @@ class Screener:
         present = frozenset().union(*seen.atoms) if words else frozenset()
         findings = list(self._findings(words, seen, present))
         verdict = _verdict(findings, words, language)
-        if verdict.alert or verdict.negated or self.model is None or not self.model.alerts(text):
+        if verdict.alert or verdict.negated or self.model is None or len(text.split()) < MODEL_MIN_WORDS:
+            return verdict
+        if not self.model.alerts(text):
             return verdict
         return Screening(True, MODEL_CATEGORY, MODEL_RULE, verdict.language)
 
