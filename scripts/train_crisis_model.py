@@ -3,10 +3,13 @@
     pip install -e ".[train]"          # scikit-learn, for training only
     python scripts/train_crisis_model.py [--threshold P]
 
-Prints the cross-validated recall and false alarms per language at several thresholds (so a
-threshold is chosen on texts each fold has not seen), then fits on the whole corpus and
-writes the weights with sample texts and the probabilities scikit-learn gave them; the
-worker reproduces those in pure Python (worker/language/model.py) and a test checks it.
+One multinomial logistic regression over the corpus labels (`benign` and the five crisis
+categories), reading each text as the worker does (worker.language.model.model_text). Prints
+the cross-validated recall and false alarms per language at several thresholds of
+P(not benign) (so a threshold is chosen on texts each fold has not seen), then fits on the
+whole corpus and writes the weights with sample texts and the probabilities scikit-learn
+gave them; the worker reproduces those in pure Python (worker/language/model.py) and a test
+checks it.
 After training, measure on a set of texts written apart from the corpus before believing
 any figure.
 """
@@ -23,6 +26,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import FeatureUnion, Pipeline
+
+from worker.language.model import BENIGN, model_text
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = sorted((ROOT / "tests" / "language" / "corpus").glob("crisis_*.jsonl"))
@@ -52,20 +57,23 @@ def main(argv: list[str]) -> int:
     rows = [
         json.loads(line) for path in CORPUS for line in path.read_text(encoding="utf-8").splitlines() if line
     ]
-    texts = [r["text"].lower() for r in rows]
+    raw = [r["text"] for r in rows]
+    texts = [model_text(t) for t in raw]
+    categories = [r["category"] for r in rows]
     labels = np.array([bool(r["alert"]) for r in rows])
     languages = [r["language"] for r in rows]
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=7)
-    held = cross_val_predict(pipeline(), texts, labels, cv=folds, method="predict_proba")[:, 1]
+    probabilities = cross_val_predict(pipeline(), texts, categories, cv=folds, method="predict_proba")
+    held = 1.0 - probabilities[:, sorted(set(categories)).index(BENIGN)]
     print(f"{len(rows)} texts; 5-fold cross-validated, each text scored by a model that never saw it:")
     for threshold in (0.5, 0.7, 0.8, 0.85, 0.9):
         print(
             f"  p >= {threshold}: "
             + "; ".join(_rates(held, labels, languages, lang, threshold) for lang in ("en", "es"))
         )
-    fitted = pipeline().fit(texts, labels)
+    fitted = pipeline().fit(texts, categories)
     OUTPUT.write_text(
-        json.dumps(_export(fitted, texts, args.threshold), ensure_ascii=False) + "\n", encoding="utf-8"
+        json.dumps(_export(fitted, raw, args.threshold), ensure_ascii=False) + "\n", encoding="utf-8"
     )
     print(f"wrote {OUTPUT.relative_to(ROOT)} (threshold {args.threshold})")
     return 0
@@ -79,34 +87,35 @@ def _rates(p: np.ndarray, labels: np.ndarray, languages: list[str], lang: str, t
     return f"{lang} recall {recall:.1%}, false alarms {false:.1%}"
 
 
-def _export(fitted: Pipeline, texts: list[str], threshold: float) -> dict[str, object]:
+def _export(fitted: Pipeline, raw: list[str], threshold: float) -> dict[str, object]:
     union, model = fitted.named_steps["features"], fitted.named_steps["model"]
-    coef = model.coef_[0]
+    classes = [str(c) for c in model.classes_]
     vectorizers, start = [], 0
     for name, vectorizer in union.transformer_list:
-        vocabulary = vectorizer.vocabulary_
-        width = len(vocabulary)
-        weights = coef[start : start + width]
+        grams = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
+        width = len(grams)
         vectorizers.append(
             {
                 "name": name,
                 "kind": "char_wb" if vectorizer.analyzer == "char_wb" else "word",
                 "ngram": list(vectorizer.ngram_range),
-                "idf": {gram: float(vectorizer.idf_[i]) for gram, i in vocabulary.items()},
-                "coef": {gram: float(weights[i]) for gram, i in vocabulary.items()},
+                "grams": grams,
+                "idf": [float(v) for v in vectorizer.idf_],
+                "coef": [[float(v) for v in column] for column in model.coef_[:, start : start + width].T],
             }
         )
         start += width
-    step = max(1, len(texts) // SAMPLES)
-    picked = texts[::step][:SAMPLES]
-    probabilities = fitted.predict_proba(picked)[:, 1]
+    step = max(1, len(raw) // SAMPLES)
+    picked = raw[::step][:SAMPLES]
+    benign = fitted.predict_proba([model_text(t) for t in picked])[:, classes.index(BENIGN)]
     return {
         "about": "crisis model for worker/language/model.py; retrain with scripts/train_crisis_model.py",
-        "trained_on": len(texts),
+        "trained_on": len(raw),
         "threshold": threshold,
-        "intercept": float(model.intercept_[0]),
+        "classes": classes,
+        "intercepts": [float(v) for v in model.intercept_],
         "vectorizers": vectorizers,
-        "samples": [[t, float(p)] for t, p in zip(picked, probabilities, strict=True)],
+        "samples": [[t, 1.0 - float(p)] for t, p in zip(picked, benign, strict=True)],
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,34 @@ def test_the_shipped_model_gives_the_probabilities_scikit_learn_gave_at_training
     assert len(MODEL.samples) >= 20
     for text, expected in MODEL.samples:
         assert MODEL.probability(text) == pytest.approx(expected, abs=1e-9), text
+
+
+def test_it_reads_the_text_as_the_rules_do_so_spellings_are_one_feature() -> None:
+    assert MODEL.probability("I DON'T want to be here anymore") == pytest.approx(
+        MODEL.probability("i dont want to be hereee anymore"), abs=1e-12
+    )
+
+
+def test_a_model_alert_names_one_of_the_five_crisis_categories() -> None:
+    assert set(MODEL.classes) == {
+        "benign",
+        "plan_or_means",
+        "intent",
+        "ideation",
+        "passive_ideation",
+        "self_harm",
+    }
+    reading = MODEL.read("been saving up my pills and i picked a date")
+    assert reading.category in set(MODEL.classes) - {"benign"}
+    assert reading.crisis == pytest.approx(MODEL.probability("been saving up my pills and i picked a date"))
+
+
+def test_a_model_file_whose_weights_do_not_line_up_is_refused(tmp_path: Path) -> None:
+    raw = json.loads((CONFIG / "crisis_model.json").read_text(encoding="utf-8"))
+    raw["vectorizers"][0]["coef"] = raw["vectorizers"][0]["coef"][:-1]
+    (tmp_path / "crisis_model.json").write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(InputError, match="differ in length"):
+        load_model(tmp_path / "crisis_model.json")
 
 
 def test_its_threshold_is_high_so_that_it_adds_few_false_alarms() -> None:

@@ -25,13 +25,18 @@ def _with_plurals(text: str) -> frozenset[str]:
 NEGATIONS = _set("not no never nor without none zero deny denies nunca jamas ni sin tampoco")
 # Words right after a denial that undo it: "can't stop thinking about", "no longer want",
 # "no dejo de pensar en", "no puedo más".
-UNDO_NEGATION = _set("stop help quit longer sure know think dejo dejar puedo paro aguanto")
+# Someone else not knowing is no denial: "mi esposo no sabe que pienso en matarme".
+UNDO_NEGATION = _set(
+    "stop help quit longer sure know knows knew think dejo dejar puedo paro aguanto sabe saben sabia"
+)
 # ... unless "think" is "think about/of" ("I don't think about suicide" is a denial).
 _THINK_ABOUT = _set("about of")
 # Between a denial and the match they end its reach: a new subject, a conjunction, an
-# intensifier ("never felt so suicidal").
+# intensifier ("never felt so suicidal"), a turn to something else ("not suicidal, just
+# wish I wasn't here": the denial was of the first thing only).
 ENDS_NEGATION = _set(
-    "i yo and but so because though although however y pero porque aunque entonces so this as more tan mas"
+    "i yo and but so because though although however y pero porque aunque entonces so this as more tan mas "
+    "just only solo nomas"
 )
 NEGATION_REACH = 5
 

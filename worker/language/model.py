@@ -7,6 +7,12 @@ reads veiled ways of saying it ("picked the date", "won't make it to the next on
 rule foresaw. It only ever adds alerts: it runs when no rule matched and no denial was
 found, and alerts above a high threshold chosen so that it adds few false alarms.
 
+It is one multinomial logistic regression over the corpus labels - `benign` and the five
+crisis categories - so an alert it raises names the category it reads most likely ("plan or
+means" tells on-call more than "something"). It reads the text as the rules do, normalised
+(normalise.py: case, accents, apostrophes, stretched letters, texting spellings), so "dont"
+and "don't", "kiero" and "quiero" are one feature.
+
 Its weights ship as config/crisis_model.json; this module computes exactly what
 scikit-learn's TfidfVectorizer + LogisticRegression computed (the file carries sample texts
 with the probabilities scikit-learn gave them, and a test checks this module against them).
@@ -16,16 +22,23 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from worker.language.normalise import words
 from worker.lib.errors import InputError
 
-_SPACES = re.compile(r"\s\s+")
+BENIGN = "benign"
 _WORD = re.compile(r"(?u)\b\w\w+\b")
+
+
+def model_text(text: str) -> str:
+    """What the model reads: the text's canonical words, as training saw them."""
+    return " ".join(words(text))
 
 
 @dataclass(frozen=True)
@@ -36,56 +49,78 @@ class _Vectorizer:
     low: int
     high: int
     idf: dict[str, float]
-    coef: dict[str, float]
+    coef: dict[str, tuple[float, ...]]  # one weight per class
 
     def grams(self, text: str) -> Counter[str]:
         if self.kind == "char_wb":
             return _char_wb(text, self.low, self.high)
         return _words(text, self.low, self.high)
 
-    def score(self, text: str) -> float:
-        """The dot product of the l2-normalised sublinear tf-idf vector with the weights."""
-        weights = {
-            gram: (1.0 + math.log(count)) * self.idf[gram]
-            for gram, count in self.grams(text).items()
-            if gram in self.idf
-        }
-        norm = math.sqrt(sum(w * w for w in weights.values()))
+    def scores(self, text: str, classes: int) -> list[float]:
+        """Per class, the dot product of the l2-normalised sublinear tf-idf vector with its weights."""
+        weights, rows = [], []
+        for gram, count in self.grams(text).items():
+            idf = self.idf.get(gram)
+            if idf is not None:
+                weights.append((1.0 + math.log(count)) * idf)
+                rows.append(self.coef[gram])
+        norm = math.sqrt(math.fsum(w * w for w in weights))
         if norm == 0:
-            return 0.0
-        return sum(w * self.coef.get(gram, 0.0) for gram, w in weights.items()) / norm
+            return [0.0] * classes
+        # One column of weights per class, each a dot product done in C.
+        return [sum(map(operator.mul, weights, column)) / norm for column in zip(*rows, strict=True)]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The model's reading of one text: how likely it is not benign, and the likeliest category."""
+
+    crisis: float
+    category: str
 
 
 @dataclass(frozen=True)
 class CrisisModel:
+    classes: tuple[str, ...]
     vectorizers: tuple[_Vectorizer, ...]
-    intercept: float
+    intercepts: tuple[float, ...]
     threshold: float
-    samples: tuple[tuple[str, float], ...]  # (text, scikit-learn's probability), for the test
+    samples: tuple[tuple[str, float], ...]  # (text, scikit-learn's crisis probability), for the test
+
+    def read(self, text: str) -> Reading:
+        seen = model_text(text)
+        z = list(self.intercepts)
+        for vectorizer in self.vectorizers:
+            for k, s in enumerate(vectorizer.scores(seen, len(z))):
+                z[k] += s
+        top = max(z)
+        exp = [math.exp(v - top) for v in z]  # softmax, shifted so nothing overflows
+        total = sum(exp)
+        probabilities = dict(zip(self.classes, (e / total for e in exp), strict=True))
+        benign = probabilities.pop(BENIGN)
+        return Reading(1.0 - benign, max(probabilities, key=probabilities.__getitem__))
 
     def probability(self, text: str) -> float:
-        lowered = text.lower()
-        z = self.intercept + sum(v.score(lowered) for v in self.vectorizers)
-        return 1.0 / (1.0 + math.exp(-z))
+        return self.read(text).crisis
 
-    def alerts(self, text: str) -> bool:
-        return self.probability(text) >= self.threshold
+    def alerts(self, text: str) -> Reading | None:
+        reading = self.read(text)
+        return reading if reading.crisis >= self.threshold else None
 
 
 def _char_wb(text: str, low: int, high: int) -> Counter[str]:
-    # As scikit-learn's char_wb analyzer: n-grams inside each space-padded word only.
-    grams: Counter[str] = Counter()
-    for word in _SPACES.sub(" ", text).split():
+    # As scikit-learn's char_wb analyzer: n-grams inside each space-padded word only; a
+    # word no longer than n is counted once, whole, and gives no longer n-grams.
+    grams: list[str] = []
+    for word in text.split():
         padded = f" {word} "
+        size = len(padded)
         for n in range(low, high + 1):
-            offset = 0
-            grams[padded[offset : offset + n]] += 1
-            while offset + n < len(padded):
-                offset += 1
-                grams[padded[offset : offset + n]] += 1
-            if offset == 0:  # the word is shorter than n: counted once, no longer n-grams
+            if n >= size:
+                grams.append(padded)
                 break
-    return grams
+            grams.extend([padded[i : i + n] for i in range(size - n + 1)])
+    return Counter(grams)
 
 
 def _words(text: str, low: int, high: int) -> Counter[str]:
@@ -100,15 +135,32 @@ def _words(text: str, low: int, high: int) -> Counter[str]:
 def load_model(path: Path) -> CrisisModel:
     try:
         raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        vectorizers = tuple(
-            _Vectorizer(v["kind"], v["ngram"][0], v["ngram"][1], v["idf"], v["coef"])
-            for v in raw["vectorizers"]
-        )
+        classes = tuple(str(c) for c in raw["classes"])
+        vectorizers = tuple(_vectorizer(v, len(classes)) for v in raw["vectorizers"])
+        intercepts = tuple(float(i) for i in raw["intercepts"])
+        if BENIGN not in classes or len(intercepts) != len(classes) or len(classes) < 2:
+            raise ValueError(f"classes must include {BENIGN!r}, one intercept each")
         return CrisisModel(
+            classes,
             vectorizers,
-            float(raw["intercept"]),
+            intercepts,
             float(raw["threshold"]),
             tuple((str(t), float(p)) for t, p in raw["samples"]),
         )
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise InputError(f"{path.name}: cannot read the crisis model: {exc}") from None
+
+
+def _vectorizer(raw: dict[str, Any], classes: int) -> _Vectorizer:
+    grams: list[str] = raw["grams"]
+    idf: list[float] = raw["idf"]
+    coef: list[list[float]] = raw["coef"]
+    if not len(grams) == len(idf) == len(coef) or any(len(c) != classes for c in coef):
+        raise ValueError(f"vectorizer {raw.get('name')!r}: grams, idf and coef differ in length")
+    return _Vectorizer(
+        raw["kind"],
+        raw["ngram"][0],
+        raw["ngram"][1],
+        dict(zip(grams, idf, strict=True)),
+        {gram: tuple(row) for gram, row in zip(grams, coef, strict=True)},
+    )

@@ -14,8 +14,8 @@ words and switch language, so a literal phrase list misses them. The screener:
    someone else; marks matches after a denial, or told of a time long past, as negated;
 5. reports the most severe category among the rest;
 6. when no rule matched and nothing was denied, asks the learned model (model.py), which
-   alerts above its threshold as `ideation`, rule `model`: it reads veiled wording no rule
-   foresaw, and only ever adds alerts.
+   alerts above its threshold with rule `model` and the category it reads likeliest: it
+   reads veiled wording no rule foresaw, and only ever adds alerts.
 
 A text with only negated matches does not alert but comes back `negated`, for a staff
 queue. A denial followed by "but"/"pero" alerts. When in doubt it alerts.
@@ -36,7 +36,7 @@ from worker.language.rules import CATEGORIES, Rule, RuleSet, load_rules
 
 _SEVERITY = {category: rank for rank, category in enumerate(CATEGORIES)}
 MODEL_FILE = "crisis_model.json"
-MODEL_RULE, MODEL_CATEGORY = "model", "ideation"
+MODEL_RULE = "model"
 # Short texts are the rules' alone: one to three words are mostly answers ("sometimes",
 # "every day", "idk" to a questionnaire), which the model, seeing no context, over-reads.
 # Short crisis texts ("kms", "want to die") are what the rules are best at.
@@ -153,9 +153,10 @@ class Screener:
         verdict = _verdict(findings, words, language)
         if verdict.alert or verdict.negated or self.model is None or len(text.split()) < MODEL_MIN_WORDS:
             return verdict
-        if not self.model.alerts(text):
+        reading = self.model.alerts(text)
+        if reading is None:
             return verdict
-        return Screening(True, MODEL_CATEGORY, MODEL_RULE, verdict.language)
+        return Screening(True, reading.category, MODEL_RULE, verdict.language)
 
     def _text(self, words: Sequence[Token]) -> patterns.Text:
         atoms = [self._vocabulary.atoms_of(t.word) for t in words]

@@ -50,9 +50,11 @@ class Trigger:
 def crisis_trigger(category: str | None, rule: str | None, inbound_id: int) -> Trigger:
     """A crisis text; a rule file older than the categories counts as ideation (alert anyway)."""
     kind = AlertCategory(category) if category in set(AlertCategory) else AlertCategory.IDEATION
-    # The learned model says "a crisis", not which kind: on-call is told just that.
+    # The learned model reads a likely kind, not a sure one: on-call is told it is a reading.
     words = (
-        "possible crisis (no rule matched; the learned model)" if rule == MODEL_RULE else ALERT_WORDS[kind]
+        f"possible {ALERT_WORDS[kind]} (the learned model; no rule matched)"
+        if rule == MODEL_RULE
+        else ALERT_WORDS[kind]
     )
     return Trigger(CRISIS_LANGUAGE, kind, f"crisis text, {words}", rule, inbound_id)
 
