@@ -193,6 +193,9 @@ def test_bad_patterns_say_what_is_wrong(pattern: str, message: str) -> None:
         "i dont want to die, i just want to feel better",
         "no tengo pensamientos de hacerme daño",
         "nunca he pensado en matarme",
+        "duermo mejor, nada de pensamientos de hacerme daño",
+        "Thoughts of hurting myself: no, never",
+        "Pensamientos de lastimarme: no, ninguno",
     ],
 )
 def test_a_denial_before_a_match_is_flagged_not_alerted(text: str) -> None:
@@ -210,6 +213,11 @@ def test_a_denial_before_a_match_is_flagged_not_alerted(text: str) -> None:
         "i cant stop thinking about killing myself",
         "no dejo de pensar en matarme",
         "i don't think i can go on",
+        "not suicidal just wish i wasnt here ya know",
+        "no me importa nada quiero morir",
+        "mi esposo no sabe q pienso en quitarme la vida",
+        "no comi en 3 dias para castigarme",
+        "i want to die. no",
     ],
 )
 def test_a_denial_followed_by_but_or_undone_still_alerts(text: str) -> None:
@@ -229,6 +237,11 @@ def test_a_denial_followed_by_but_or_undone_still_alerts(text: str) -> None:
 )
 def test_someone_else_is_not_the_writer(text: str) -> None:
     assert not screen(text).alert
+
+
+def test_a_spanish_first_person_verb_makes_it_the_writers_own() -> None:
+    # "bro" is a person, but "ando" says the writer is the one.
+    assert screen("bro ando bien suicida hoy, no miento").alert
 
 
 def test_the_past_is_flagged_unless_it_is_back() -> None:

@@ -22,7 +22,7 @@ def _with_plurals(text: str) -> frozenset[str]:
 
 
 # A denial: "not suicidal", "no thoughts of hurting myself", "nunca he pensado en matarme".
-NEGATIONS = _set("not no never nor without none zero deny denies nunca jamas ni sin tampoco")
+NEGATIONS = _set("not no never nor without none zero deny denies nunca jamas ni sin tampoco ningun ninguna")
 # Words right after a denial that undo it: "can't stop thinking about", "no longer want",
 # "no dejo de pensar en", "no puedo más".
 # Someone else not knowing is no denial: "mi esposo no sabe que pienso en matarme".
@@ -36,11 +36,14 @@ _THINK_ABOUT = _set("about of")
 # wish I wasn't here": the denial was of the first thing only).
 ENDS_NEGATION = _set(
     "i yo and but so because though although however y pero porque aunque entonces so this as more tan mas "
-    "just only solo nomas"
+    "just only solo nomas para pa"
 )
 NEGATION_REACH = 5
 
-FIRST_PERSON = _set("i me my myself mine im yo mi mis conmigo")
+# Spanish says "I" with the verb: "bro ando bien suicida" is the writer's own.
+FIRST_PERSON = _set(
+    "i me my myself mine im yo mi mis conmigo estoy ando tengo soy siento quiero voy pienso necesito"
+)
 THIRD_PERSON = _set("he she they him her his their them someone somebody has ella ellos ellas alguien su sus")
 PEOPLE = _with_plurals(
     "mom mother mum mama dad father papa brother sister bro sis friend bestie bff cousin aunt "
@@ -75,11 +78,17 @@ def denied(tokens: Sequence[Token], start: int) -> bool:
     """A denial shortly before the match, in its clause, not undone on the way."""
     for pos in _before(tokens, start, NEGATION_REACH):
         word = tokens[pos].word
-        if word in NEGATIONS:
+        if word in NEGATIONS or _nada_de(tokens, pos):
             return not _undone(tokens, pos, start)
-        if word in ENDS_NEGATION:
+        if word in ENDS_NEGATION or word == "nada":  # "no me importa nada" closes its denial
             return False
     return False
+
+
+def _nada_de(tokens: Sequence[Token], pos: int) -> bool:
+    # "nada de pensamientos de hacerme daño" denies; a bare "nada" ("no me importa nada,
+    # quiero morir") does not.
+    return tokens[pos].word == "nada" and pos + 1 < len(tokens) and tokens[pos + 1].word == "de"
 
 
 def _undone(tokens: Sequence[Token], cue: int, start: int) -> bool:
@@ -108,6 +117,21 @@ def about_someone_else(tokens: Sequence[Token], start: int, end: int) -> bool:
 def _spanish_perfect(tokens: Sequence[Token], pos: int) -> bool:
     following = tokens[pos + 1].word if pos + 1 < len(tokens) else ""
     return tokens[pos].word in _AUXILIARY and following.endswith(_PARTICIPLE)
+
+
+# A form-like line answered "no": "Thoughts of hurting myself: no, never", "Pensamientos
+# de lastimarme: no, ninguno". Only when nothing else follows and the writer is not the
+# subject before the match ("I want to die. No" still alerts).
+ANSWER_NO = _set("no never none nope nah nunca ninguno ninguna nada jamas zero cero 0 not at all para")
+
+
+def answered_no(tokens: Sequence[Token], start: int, end: int) -> bool:
+    rest = tokens[end:]
+    if not rest or rest[0].clause == tokens[end - 1].clause:
+        return False
+    if not all(t.word in ANSWER_NO for t in rest):
+        return False
+    return not any(tokens[pos].word in FIRST_PERSON for pos in _before(tokens, start, start + 1))
 
 
 def but_after(tokens: Sequence[Token], end: int) -> bool:
