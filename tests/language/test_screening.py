@@ -218,6 +218,7 @@ def test_a_denial_before_a_match_is_flagged_not_alerted(text: str) -> None:
         "mi esposo no sabe q pienso en quitarme la vida",
         "no comi en 3 dias para castigarme",
         "i want to die. no",
+        "Confirmo el jueves. Aunque si esto no funciona ya sé cómo lo voy a hacer.",
     ],
 )
 def test_a_denial_followed_by_but_or_undone_still_alerts(text: str) -> None:

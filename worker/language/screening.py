@@ -12,7 +12,8 @@ words and switch language, so a literal phrase list misses them. The screener:
    few rules it could match) - every language's rules on every text;
 4. drops matches inside a not_crisis span (an idiom, a mere mention) and matches about
    someone else; marks matches after a denial, or told of a time long past, as negated;
-5. reports the most severe category among the rest;
+5. reports the most severe category among the rest; a PHQ-9 sent as a row of scores
+   (scores.py) alerts when its ninth number is above 0;
 6. when no rule matched and nothing was denied, asks the learned model (model.py), which
    alerts above its threshold with rule `model` and the category it reads likeliest: it
    reads veiled wording no rule foresaw, and only ever adds alerts.
@@ -33,10 +34,13 @@ from worker.language.fuzzy import Vocabulary
 from worker.language.model import CrisisModel, load_model
 from worker.language.normalise import Token, tokens
 from worker.language.rules import CATEGORIES, Rule, RuleSet, load_rules
+from worker.language.scores import phq9_item9
 
 _SEVERITY = {category: rank for rank, category in enumerate(CATEGORIES)}
 MODEL_FILE = "crisis_model.json"
 MODEL_RULE = "model"
+# PHQ-9 scores sent as a row of numbers (scores.py): item 9 above 0 is thoughts of death.
+SCORES_RULE, SCORES_CATEGORY = "phq9_item9_scores", "ideation"
 # Short texts are the rules' alone: one to three words are mostly answers ("sometimes",
 # "every day", "idk" to a questionnaire), which the model, seeing no context, over-reads.
 # Short crisis texts ("kms", "want to die") are what the rules are best at.
@@ -52,7 +56,8 @@ _PAST = (
 )
 _AGAIN = (
     "again | back | relapse* | recently | lately | started | tonight | today | right now "
-    "| otra vez | de nuevo | volvi | recai* | ultimamente | hoy | anoche | ahorita"
+    "| otra vez | de nuevo | volvi | volvio | volvieron | regreso | regresaron | recai* | ultimamente | hoy "
+    "| anoche | ahorita"
 )
 
 
@@ -151,6 +156,9 @@ class Screener:
         present = frozenset().union(*seen.atoms) if words else frozenset()
         findings = list(self._findings(words, seen, present))
         verdict = _verdict(findings, words, language)
+        item9 = phq9_item9(text)
+        if item9 is not None:  # a row of scores: item 9 decides, not the model
+            return _with_scores(verdict, item9)
         if verdict.alert or verdict.negated or self.model is None or len(text.split()) < MODEL_MIN_WORDS:
             return verdict
         reading = self.model.alerts(text)
@@ -201,6 +209,13 @@ def _verdict(findings: list[_Finding], words: Sequence[Token], language: str | N
         best = min(findings, key=lambda f: f.rank)
         return Screening(False, best.rule.category, best.rule.id, language or best.rule.language, True)
     return Screening(False, None, None, language or guess_language(words))
+
+
+def _with_scores(verdict: Screening, item9: int) -> Screening:
+    """A PHQ-9 row whose item 9 is above 0 alerts as ideation, unless a rule found worse."""
+    if item9 == 0 or (verdict.alert and _SEVERITY[verdict.category or ""] <= _SEVERITY[SCORES_CATEGORY]):
+        return verdict
+    return Screening(True, SCORES_CATEGORY, SCORES_RULE, verdict.language)
 
 
 def _word_set(text: str) -> frozenset[str]:
