@@ -57,7 +57,7 @@ _PAST = (
 _AGAIN = (
     "again | back | relapse* | recently | lately | started | tonight | today | right now "
     "| otra vez | de nuevo | volvi | volvio | volvieron | regreso | regresaron | recai* | ultimamente | hoy "
-    "| anoche | ahorita"
+    "| anoche | ahorita | still | keep (wanting|thinking|having|getting) | sigo | todavia | aun"
 )
 
 
