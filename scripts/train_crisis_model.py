@@ -40,13 +40,14 @@ THRESHOLDS = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
 CHAR, WORD = (2, 5), (1, 2)
 C = 10.0
 SAMPLES = 40
+DIGITS = 6  # significant digits kept of each weight
 
 
 def pipeline() -> Pipeline:
     union = FeatureUnion(
         [
             ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR, min_df=2, sublinear_tf=True)),
-            ("word", TfidfVectorizer(ngram_range=WORD, min_df=1, sublinear_tf=True)),
+            ("word", TfidfVectorizer(ngram_range=WORD, min_df=2, sublinear_tf=True)),
         ]
     )
     model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000)
@@ -112,8 +113,17 @@ def _rates(alert: np.ndarray, labels: np.ndarray, languages: list[str], lang: st
     return f"{lang} {recall:.1%} / {false:.1%}"
 
 
+def _rounded(values: np.ndarray) -> np.ndarray:
+    return np.array([float(f"{v:.{DIGITS}g}") for v in values.ravel()]).reshape(values.shape)
+
+
 def _export(fitted: Pipeline, raw: list[str], threshold: float) -> dict[str, object]:
     union, model = fitted.named_steps["features"], fitted.named_steps["model"]
+    # Weights are rounded (the file stays small) and put back into the fitted model, so the
+    # sample probabilities below are scikit-learn's for exactly the weights that ship.
+    model.coef_, model.intercept_ = _rounded(model.coef_), _rounded(model.intercept_)
+    for _, vectorizer in union.transformer_list:
+        vectorizer.idf_ = _rounded(vectorizer.idf_)
     classes = [str(c) for c in model.classes_]
     vectorizers, start = [], 0
     for name, vectorizer in union.transformer_list:
