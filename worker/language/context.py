@@ -22,7 +22,7 @@ def _with_plurals(text: str) -> frozenset[str]:
 
 
 # A denial: "not suicidal", "no thoughts of hurting myself", "nunca he pensado en matarme".
-NEGATIONS = _set("not no never nor without none zero deny denies nunca jamas ni sin tampoco ningun ninguna")
+NEGATIONS = _set("not no never nor without none zero 0 deny denies nunca jamas ni sin tampoco ningun ninguna")
 # Words right after a denial that undo it: "can't stop thinking about", "no longer want",
 # "no dejo de pensar en", "no puedo más".
 # Someone else not knowing is no denial: "mi esposo no sabe que pienso en matarme".
@@ -121,16 +121,21 @@ def _spanish_perfect(tokens: Sequence[Token], pos: int) -> bool:
 
 
 # A form-like line answered "no": "Thoughts of hurting myself: no, never", "Pensamientos
-# de lastimarme: no, ninguno". Only when nothing else follows and the writer is not the
-# subject before the match ("I want to die. No" still alerts).
-ANSWER_NO = _set("no never none nope nah nunca ninguno ninguna nada jamas zero cero 0 not at all para")
+# de lastimarme: no, ninguno", "better off dead: not at all. The rest several days". Only
+# when the clause right after the match is nothing but the answer, and the writer is not
+# the subject before the match ("I want to die. No" still alerts).
+ANSWER_NO = _set(
+    "no never none nope nah nunca ninguno ninguna ningun dia nada jamas zero cero 0 not at all para"
+)
 
 
 def answered_no(tokens: Sequence[Token], start: int, end: int) -> bool:
     rest = tokens[end:]
     if not rest or rest[0].clause == tokens[end - 1].clause:
         return False
-    if not all(t.word in ANSWER_NO for t in rest):
+    # The answer is the clause right after the label; other items may follow it.
+    answer = [t for t in rest if t.clause == rest[0].clause]
+    if not all(t.word in ANSWER_NO for t in answer):
         return False
     return not any(tokens[pos].word in FIRST_PERSON for pos in _before(tokens, start, start + 1))
 
