@@ -196,6 +196,7 @@ def test_bad_patterns_say_what_is_wrong(pattern: str, message: str) -> None:
         "duermo mejor, nada de pensamientos de hacerme daño",
         "Thoughts of hurting myself: no, never",
         "Pensamientos de lastimarme: no, ninguno",
+        "Thoughts of hurting myself: not at all. The rest are mostly several days.",
     ],
 )
 def test_a_denial_before_a_match_is_flagged_not_alerted(text: str) -> None:
