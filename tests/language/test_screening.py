@@ -197,6 +197,8 @@ def test_bad_patterns_say_what_is_wrong(pattern: str, message: str) -> None:
         "Thoughts of hurting myself: no, never",
         "Pensamientos de lastimarme: no, ninguno",
         "Thoughts of hurting myself: not at all. The rest are mostly several days.",
+        "PHQ-9 was 11 this time, down from 19. Hurting myself question was 0.",
+        "Saqué 11 en el de depresión. La de hacerme daño en 0.",
     ],
 )
 def test_a_denial_before_a_match_is_flagged_not_alerted(text: str) -> None:
@@ -220,6 +222,8 @@ def test_a_denial_before_a_match_is_flagged_not_alerted(text: str) -> None:
         "no comi en 3 dias para castigarme",
         "i want to die. no",
         "Confirmo el jueves. Aunque si esto no funciona ya sé cómo lo voy a hacer.",
+        "me siento atrapado, no le veo salida a nada",
+        "me quiero esfumar y que nadie me encuentre nunca jamás",
     ],
 )
 def test_a_denial_followed_by_but_or_undone_still_alerts(text: str) -> None:

@@ -140,5 +140,28 @@ def answered_no(tokens: Sequence[Token], start: int, end: int) -> bool:
     return not any(tokens[pos].word in FIRST_PERSON for pos in _before(tokens, start, start + 1))
 
 
+# Between a questionnaire label and its answer: "hurting myself question was 0", "la de
+# hacerme daño en 0", "en la del suicidio puse cero".
+# Only a score of zero or the lowest option, whole: "a nada" or "nunca jamás" after a match
+# are part of what the patient says, not an answer.
+_ZERO_ANSWERS = {
+    tuple(words(a)) for a in ("0", "cero", "zero", "none", "para nada", "not at all", "ningun dia")
+}
+_LABEL_FILLER = _set(
+    "question pregunta item one was is es fue en puse put a the la el answer respuesta score"
+)
+
+
+def zero_after(tokens: Sequence[Token], end: int) -> bool:
+    """The match is a label whose own clause then gives the lowest answer."""
+    if end == 0 or end >= len(tokens):
+        return False
+    clause = tokens[end - 1].clause
+    rest = [t.word for t in tokens[end:] if t.clause == clause]
+    while rest and rest[0] in _LABEL_FILLER:
+        rest.pop(0)
+    return tuple(rest) in _ZERO_ANSWERS
+
+
 def but_after(tokens: Sequence[Token], end: int) -> bool:
     return any(t.word in BUT for t in tokens[end:])

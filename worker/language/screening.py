@@ -189,7 +189,11 @@ class Screener:
                 continue
             clause = words[start].clause
             told_of_past = clause in past and clause not in again
-            denied = context.denied(words, start) or context.answered_no(words, start, end)
+            denied = (
+                context.denied(words, start)
+                or context.answered_no(words, start, end)
+                or context.zero_after(words, end)
+            )
             yield _Finding(entry.rule, entry.order, start, end, denied, told_of_past)
 
     @staticmethod
