@@ -25,6 +25,7 @@ import math
 import operator
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,12 @@ _WORD = re.compile(r"(?u)\b\w\w+\b")
 
 def model_text(text: str) -> str:
     """What the model reads: the text's canonical words, as training saw them."""
-    return " ".join(words(text))
+    return canonical_text(words(text))
+
+
+def canonical_text(canonical_words: Iterable[str]) -> str:
+    """Canonical words already made (the screener has them) joined as the model reads them."""
+    return " ".join(canonical_words)
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,10 @@ class CrisisModel:
     samples: tuple[tuple[str, float], ...]  # (text, scikit-learn's crisis probability), for the test
 
     def read(self, text: str) -> Reading:
-        seen = model_text(text)
+        return self.read_canonical(model_text(text))
+
+    def read_canonical(self, seen: str) -> Reading:
+        """The reading of a text already normalised (model_text or canonical_text)."""
         z = list(self.intercepts)
         for vectorizer in self.vectorizers:
             for k, s in enumerate(vectorizer.scores(seen, len(z))):
@@ -103,8 +112,9 @@ class CrisisModel:
     def probability(self, text: str) -> float:
         return self.read(text).crisis
 
-    def alerts(self, text: str) -> Reading | None:
-        reading = self.read(text)
+    def alerts(self, seen: str) -> Reading | None:
+        """The reading when it reaches the threshold; `seen` is normalised (canonical_text)."""
+        reading = self.read_canonical(seen)
         return reading if reading.crisis >= self.threshold else None
 
 

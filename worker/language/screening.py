@@ -31,7 +31,7 @@ from pathlib import Path
 
 from worker.language import context, patterns
 from worker.language.fuzzy import Vocabulary
-from worker.language.model import CrisisModel, load_model
+from worker.language.model import CrisisModel, canonical_text, load_model
 from worker.language.normalise import Token, tokens
 from worker.language.rules import CATEGORIES, Rule, RuleSet, load_rules
 from worker.language.scores import phq9_item9
@@ -161,7 +161,7 @@ class Screener:
             return _with_scores(verdict, item9)
         if verdict.alert or verdict.negated or self.model is None or len(text.split()) < MODEL_MIN_WORDS:
             return verdict
-        reading = self.model.alerts(text)
+        reading = self.model.alerts(canonical_text(t.word for t in words))  # normalised once, above
         if reading is None:
             return verdict
         return Screening(True, reading.category, MODEL_RULE, verdict.language)
