@@ -224,6 +224,10 @@ def test_a_denial_before_a_match_is_flagged_not_alerted(text: str) -> None:
         "Confirmo el jueves. Aunque si esto no funciona ya sé cómo lo voy a hacer.",
         "me siento atrapado, no le veo salida a nada",
         "me quiero esfumar y que nadie me encuentre nunca jamás",
+        "nunca había pensado tanto en suicidarme como ahora",
+        "never thought about killing myself as much as this week",
+        "ni pa qué seguir viviendo, la verdad",
+        "recaí, llevaba 40 días sin cortarme y anoche volví",
     ],
 )
 def test_a_denial_followed_by_but_or_undone_still_alerts(text: str) -> None:
@@ -322,6 +326,11 @@ def test_language_is_the_rules_when_not_given_else_a_guess() -> None:
         ("ya decidí quitarme la vida", "intent"),
         ("me volví a cortar", "self_harm"),
         ("soy una carga para mi familia", "passive_ideation"),
+        ("ojalá me hubiera muerto en el choque", "passive_ideation"),
+        ("valgo más muerta que viva", "passive_ideation"),
+        ("me da coraje haber despertado otra vez", "passive_ideation"),
+        ("la novena le puse 2", "ideation"),
+        ("in the better off dead question I put several days", "ideation"),
     ],
 )
 def test_new_phrasings_alert_in_their_category(text: str, category: str) -> None:

@@ -32,12 +32,13 @@ UNDO_NEGATION = _set(
 )
 # ... unless "think" is "think about/of" ("I don't think about suicide" is a denial).
 _THINK_ABOUT = _set("about of")
+_NO_POINT = _set("para pa")
 # Between a denial and the match they end its reach: a new subject, a conjunction, an
 # intensifier ("never felt so suicidal"), a turn to something else ("not suicidal, just
 # wish I wasn't here": the denial was of the first thing only).
 ENDS_NEGATION = _set(
     "i yo and but so because though although however y pero porque aunque entonces so this as more tan mas "
-    "just only solo nomas para pa"
+    "tanto tantas much just only solo nomas para pa"
 )
 NEGATION_REACH = 5
 
@@ -75,8 +76,38 @@ def _before(tokens: Sequence[Token], start: int, reach: int) -> Iterable[int]:
         yield pos
 
 
-def denied(tokens: Sequence[Token], start: int) -> bool:
-    """A denial shortly before the match, in its clause, not undone on the way."""
+# After the match, a comparison turns "never" into "more than ever": "never thought about
+# killing myself as much as now", "nunca había pensado tanto en matarme como ahora".
+_COMPARISONS = (
+    ("as", "much", "as"),
+    ("as", "often", "as"),
+    ("than", "ever"),
+    ("like", "now"),
+    ("like", "this"),
+    ("tanto", "como"),
+    ("como", "ahora"),
+    ("como", "nunca"),
+    ("que", "nunca"),
+)
+COMPARISON_REACH = 6
+
+
+def compared_after(tokens: Sequence[Token], end: int) -> bool:
+    """A comparison with now follows the match in its clause."""
+    if end == 0 or end > len(tokens):
+        return False
+    clause = tokens[end - 1].clause
+    following = [t.word for t in tokens[end : end + COMPARISON_REACH] if t.clause == clause]
+    return any(
+        tuple(following[i : i + len(seq)]) == seq for seq in _COMPARISONS for i in range(len(following))
+    )
+
+
+def denied(tokens: Sequence[Token], start: int, end: int | None = None) -> bool:
+    """A denial shortly before the match, in its clause, not undone on the way nor by a
+    comparison after it."""
+    if end is not None and compared_after(tokens, end):
+        return False
     for pos in _before(tokens, start, NEGATION_REACH):
         word = tokens[pos].word
         if word in NEGATIONS or _nada_de(tokens, pos):
@@ -95,6 +126,8 @@ def _nada_de(tokens: Sequence[Token], pos: int) -> bool:
 def _undone(tokens: Sequence[Token], cue: int, start: int) -> bool:
     after = tokens[cue + 1].word if cue + 1 < start else ""
     then = tokens[cue + 2].word if cue + 2 < start else ""
+    if tokens[cue].word == "ni" and tokens[cue + 1].word in _NO_POINT:
+        return True  # "ni pa qué seguir viviendo" says there is no point; it denies nothing
     return after in UNDO_NEGATION and not (after == "think" and then in _THINK_ABOUT)
 
 

@@ -190,7 +190,7 @@ class Screener:
             clause = words[start].clause
             told_of_past = clause in past and clause not in again
             denied = (
-                context.denied(words, start)
+                context.denied(words, start, end)
                 or context.answered_no(words, start, end)
                 or context.zero_after(words, end)
             )
