@@ -1,4 +1,5 @@
-"""A PHQ-9 texted back as a row of numbers: item 9 is the ninth, and above 0 it alerts."""
+"""A PHQ-9 texted back as a row of numbers, or item 9 named and answered in words: above 0
+it alerts."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.language.scores import phq9_item9
+from worker.language.normalise import words
+from worker.language.scores import named_item9, numbered_item9, phq9_item9
 from worker.language.screening import SCORES_RULE, load_screener
 
 SCREENER = load_screener(Path(__file__).resolve().parents[2] / "config" / "crisis_rules.yaml")
@@ -52,3 +54,47 @@ def test_given_a_row_whose_item_9_is_0_when_screened_expect_no_alert_from_the_ph
 def test_a_worse_finding_in_the_same_text_is_kept() -> None:
     found = SCREENER.screen("phq 0 0 0 0 0 0 0 0 2. i have the pills saved up for tonight")
     assert found.alert and found.category == "plan_or_means"
+
+
+@pytest.mark.parametrize(
+    ("text", "item9"),
+    [
+        ("1-2, 2-3, 3-2, 4-3, 5-1, 6-2, 7-2, 8-1, 9-2", 2),
+        ("cuestionario: 1-0 2-1 3-1 4-0 5-0 6-0 7-1 8-0 9-0", 0),
+        ("1) 1 2) 1 3) 2 4) 0 5) 0 6) 1 7) 1 8) 0 9) 3", 3),
+    ],
+)
+def test_a_row_of_numbered_answers_gives_item_9_its_own_answer(text: str, item9: int) -> None:
+    assert numbered_item9(text) == item9
+
+
+@pytest.mark.parametrize(
+    ("text", "item9"),
+    [
+        ("en la pregunta de estar mejor muerto marqué varios días", 1),
+        ("lo de estar mejor muerto o hacerse daño: casi todos los días", 3),
+        ("the better off dead or hurting yourself one, more than half the days", 2),
+        ("La de hacerme daño: para nada", 0),
+        ("hurting myself: never", 0),
+        ("en lo de lastimarme puse que nunca", 0),
+    ],
+)
+def test_item_9_named_in_its_own_words_gives_the_answer_after_it(text: str, item9: int) -> None:
+    assert named_item9(words(text)) == item9
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I feel better off without coffee, 2 cups a day",
+        "hurting my back, 3 days now",
+        "nos vemos el 9 a las 2",
+    ],
+)
+def test_a_text_that_does_not_name_item_9_gives_no_answer(text: str) -> None:
+    assert named_item9(words(text)) is None and numbered_item9(text) is None
+
+
+def test_given_item_9_answered_in_words_above_0_when_screened_expect_an_ideation_alert() -> None:
+    found = SCREENER.screen("en la pregunta de estar mejor muerto marqué más de la mitad de los días")
+    assert (found.alert, found.category, found.rule) == (True, "ideation", SCORES_RULE)

@@ -228,6 +228,8 @@ def test_a_denial_before_a_match_is_flagged_not_alerted(text: str) -> None:
         "never thought about killing myself as much as this week",
         "ni pa qué seguir viviendo, la verdad",
         "recaí, llevaba 40 días sin cortarme y anoche volví",
+        "desde que me quedé sin trabajo pienso en matarme seguido",
+        "ya no quiero vivir, hay días que deseo no despertar",
     ],
 )
 def test_a_denial_followed_by_but_or_undone_still_alerts(text: str) -> None:

@@ -108,12 +108,34 @@ def denied(tokens: Sequence[Token], start: int, end: int | None = None) -> bool:
     comparison after it."""
     if end is not None and compared_after(tokens, end):
         return False
+    if start < len(tokens) and tokens[start].word in _SPANISH_FIRST_PERSON_VERBS:
+        return _verb_denied(tokens, start, start)
     for pos in _before(tokens, start, NEGATION_REACH):
         word = tokens[pos].word
         if word in NEGATIONS or _nada_de(tokens, pos):
             return not _undone(tokens, pos, start)
+        if word in _SPANISH_FIRST_PERSON_VERBS:
+            return _verb_denied(tokens, pos, start)
         if word in ENDS_NEGATION or word == "nada":  # "no me importa nada" closes its denial
             return False
+    return False
+
+
+# A Spanish verb said in the first person starts what the writer says now; a denial before
+# it reaches the match only through it: "no pienso en matarme" denies, "me quedé sin chamba,
+# pienso en matarme" does not.
+_SPANISH_FIRST_PERSON_VERBS = _set("pienso tengo quiero deseo voy siento necesito estoy ando soy")
+_CLITICS = _set("me te se lo la le")
+
+
+def _verb_denied(tokens: Sequence[Token], verb: int, start: int) -> bool:
+    pos = verb - 1
+    while pos >= 0 and tokens[pos].word in _CLITICS and tokens[pos].clause == tokens[verb].clause:
+        pos -= 1
+    if pos < 0 or tokens[pos].clause != tokens[verb].clause:
+        return False
+    if tokens[pos].word in NEGATIONS:
+        return not _undone(tokens, pos, start)
     return False
 
 

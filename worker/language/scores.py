@@ -1,5 +1,6 @@
-"""PHQ-9 answers sent as a row of numbers: "PHQ 2 2 3 3 1 2 2 1 3", "PHQ-9 de hoy: 1 0 1 1 2
-0 0 1 0". Pure.
+"""PHQ-9 answers sent as a row of numbers ("PHQ 2 2 3 3 1 2 2 1 3", "PHQ-9 de hoy: 1 0 1 1 2
+0 0 1 0", "1-2, 2-3, 3-2, ... 9-2") or as item 9 named and answered in words ("the better
+off dead one: several days", "la de hacerse daño: casi todos los días"). Pure.
 
 Patients who fill the questionnaire on paper or in another app text the scores back as a
 row. Item 9 (thoughts of being better off dead or of hurting yourself) is the ninth number,
@@ -10,6 +11,7 @@ number is 0 is not a crisis text however the words "PHQ 9" read.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from worker.language.normalise import fold
 
@@ -35,6 +37,93 @@ def phq9_item9(text: str) -> int | None:
         row = _row(rest)
         if len(row) in _ROW_LENGTHS:
             return row[SAFETY_ITEM_POSITION - 1]
+    return None
+
+
+def numbered_item9(text: str) -> int | None:
+    """Item 9's answer in a row of numbered answers, "1-2, 2-3, 3-0, ..., 9-1"."""
+    words = _TOKEN.findall(fold(text))
+    for i in range(len(words) - 2 * PHQ9_ITEMS + 1):
+        pairs = words[i : i + 2 * PHQ9_ITEMS]
+        numbers, answers = pairs[0::2], pairs[1::2]
+        if numbers == [str(n) for n in range(1, PHQ9_ITEMS + 1)] and all(
+            _ANSWER.fullmatch(a) for a in answers
+        ):
+            return int(answers[SAFETY_ITEM_POSITION - 1])
+    return None
+
+
+# Item 9 named by its own words, then answered: the answer is what the patient marked.
+_ITEM9_NAMES = (
+    ("better", "off", "dead"),
+    ("hurting", "yourself"),
+    ("hurting", "myself"),
+    ("harming", "yourself"),
+    ("mejor", "muerto"),
+    ("mejor", "muerta"),
+    ("hacerse", "dano"),
+    ("hacerme", "dano"),
+    ("hacerte", "dano"),
+    ("lastimarse",),
+    ("lastimarme",),
+)
+_BETWEEN_WORDS = """o or de of en in some way alguna forma manera que q question pregunta item one la el
+the a i yo le lo marque puse conteste respondi elegi marked put answered picked chose said is was es fue"""
+_BETWEEN = frozenset(_BETWEEN_WORDS.split())
+_ANSWERS = {
+    ("varios", "dias"): 1,
+    ("several", "days"): 1,
+    ("a", "veces"): 1,
+    ("sometimes",): 1,
+    ("mas", "de", "la", "mitad"): 2,
+    ("more", "than", "half"): 2,
+    ("over", "half"): 2,
+    ("casi", "todos", "los", "dias"): 3,
+    ("nearly", "every", "day"): 3,
+    ("todos", "los", "dias"): 3,
+    ("every", "day"): 3,
+    ("1",): 1,
+    ("2",): 2,
+    ("3",): 3,
+    ("0",): 0,
+    ("para", "nada"): 0,
+    ("not", "at", "all"): 0,
+    ("ningun", "dia"): 0,
+    ("nunca",): 0,
+    ("never",): 0,
+}
+_GAP_WORDS = 6
+
+
+def named_item9(words: Sequence[str]) -> int | None:
+    """The answer given right after item 9 is named, or None: "en la de estar mejor muerto
+    marqué varios días" is 1, "lo de hacerme daño: para nada" is 0."""
+    for start in range(len(words)):
+        end = _name_end(words, start)
+        if end is None:
+            continue
+        rest = list(words[end : end + _GAP_WORDS + 4])
+        for _ in range(_GAP_WORDS):
+            answer = _answer_at(rest)
+            if answer is not None:
+                return answer
+            if not rest or not (rest[0] in _BETWEEN or _name_end(rest, 0) is not None):
+                break
+            rest.pop(0)
+    return None
+
+
+def _name_end(words: Sequence[str], start: int) -> int | None:
+    for name in _ITEM9_NAMES:
+        if tuple(words[start : start + len(name)]) == name:
+            return start + len(name)
+    return None
+
+
+def _answer_at(words: Sequence[str]) -> int | None:
+    for answer, value in _ANSWERS.items():
+        if tuple(words[: len(answer)]) == answer:
+            return value
     return None
 
 

@@ -25,7 +25,7 @@ queue. A denial followed by "but"/"pero" alerts. When in doubt it alerts.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from worker.language.fuzzy import Vocabulary
 from worker.language.model import CrisisModel, canonical_text, load_model
 from worker.language.normalise import Token, tokens
 from worker.language.rules import CATEGORIES, Rule, RuleSet, load_rules
-from worker.language.scores import phq9_item9
+from worker.language.scores import named_item9, numbered_item9, phq9_item9
 
 _SEVERITY = {category: rank for rank, category in enumerate(CATEGORIES)}
 MODEL_FILE = "crisis_model.json"
@@ -156,8 +156,12 @@ class Screener:
         present = frozenset().union(*seen.atoms) if words else frozenset()
         findings = list(self._findings(words, seen, present))
         verdict = _verdict(findings, words, language)
-        item9 = phq9_item9(text)
-        if item9 is not None:  # a row of scores: item 9 decides, not the model
+        item9 = _first_found(
+            lambda: phq9_item9(text),
+            lambda: numbered_item9(text),
+            lambda: named_item9([t.word for t in words]),
+        )
+        if item9 is not None:  # item 9 answered: it decides, not the model
             return _with_scores(verdict, item9)
         if verdict.alert or verdict.negated or self.model is None or len(text.split()) < MODEL_MIN_WORDS:
             return verdict
@@ -213,6 +217,10 @@ def _verdict(findings: list[_Finding], words: Sequence[Token], language: str | N
         best = min(findings, key=lambda f: f.rank)
         return Screening(False, best.rule.category, best.rule.id, language or best.rule.language, True)
     return Screening(False, None, None, language or guess_language(words))
+
+
+def _first_found(*readers: Callable[[], int | None]) -> int | None:
+    return next((found for found in (read() for read in readers) if found is not None), None)
 
 
 def _with_scores(verdict: Screening, item9: int) -> Screening:
