@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -58,6 +59,16 @@ def all_settled(sessions: sessionmaker[Session], appointment_ids: Iterable[int])
 
 def in_minutes(minutes: float) -> datetime:
     return utcnow() + timedelta(minutes=minutes)
+
+
+def answering(base_url: str) -> bool:
+    """The web server accepts a connection and answers (any status): its workers are up, not
+    only the socket its supervisor bound and logged as "Uvicorn running"."""
+    try:
+        httpx.get(f"{base_url}/healthz", timeout=5)
+    except httpx.TransportError:
+        return False
+    return True
 
 
 def eventually(check: Callable[[], bool], timeout: float = 20) -> float:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_CIPHER, RedisServer, free_port, make_settings
-from tests.helpers import add_appointment, add_patient, eventually, messages_of
+from tests.helpers import add_appointment, add_patient, answering, eventually, messages_of
 from tests.twilio_standin import StandIn
 from tests.webhooks import inbound_form, signed, status_form
 from worker.db.engine import make_engine, session_factory
@@ -35,6 +35,7 @@ def test_replies_confirm_flag_opt_out_and_survive_a_redis_outage(
     beat = spawn(["beat"], settings, "beat")
     for proc, ready in ((web, "Uvicorn running"), (worker, "ready"), (beat, "beat: Starting")):
         proc.wait_for(ready)
+    eventually(lambda: answering(f"http://127.0.0.1:{port}"), timeout=60)
     phones = [f"+1202555{n:04d}" for n in (161, 162, 163)]
     appts = []
     for phone in phones:

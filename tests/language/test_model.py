@@ -50,8 +50,10 @@ def test_a_model_file_whose_weights_do_not_line_up_is_refused(tmp_path: Path) ->
         load_model(tmp_path / "crisis_model.json")
 
 
-def test_its_threshold_is_high_so_that_it_adds_few_false_alarms() -> None:
-    assert 0.8 <= MODEL.threshold < 1
+def test_it_alerts_only_when_a_crisis_is_likelier_than_not() -> None:
+    # 0.7, chosen on the held-out sets left out of training in turn (train_crisis_model.py)
+    assert 0.5 < MODEL.threshold < 1
+    assert MODEL.probability("see you thursday at 2, thanks!") < MODEL.threshold
 
 
 def test_the_screener_uses_the_model_only_when_no_rule_matched_and_nothing_was_denied() -> None:
