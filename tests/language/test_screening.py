@@ -281,6 +281,9 @@ def test_the_past_is_flagged_unless_it_is_back() -> None:
         "cutting back on caffeine",
         "me voy a tirar a la cama",
         "jumping in the shower then heading over",
+        "qué vergüenza me quiero morir jaja",
+        "tengo unos cólicos que me quiero morir jaja",
+        "puse las cortinas nuevas yo sola",
     ],
 )
 def test_idioms_and_mentions_do_not_alert(text: str) -> None:
@@ -333,6 +336,9 @@ def test_language_is_the_rules_when_not_given_else_a_guess() -> None:
         ("me da coraje haber despertado otra vez", "passive_ideation"),
         ("la novena le puse 2", "ideation"),
         ("in the better off dead question I put several days", "ideation"),
+        ("hoping this storm takes the house with me in it lol", "passive_ideation"),
+        ("anoche me bebí un vaso de cloro", "plan_or_means"),
+        ("confirmo por confirmar, pa el martes ya no voy a andar por aquí", "intent"),
     ],
 )
 def test_new_phrasings_alert_in_their_category(text: str, category: str) -> None:

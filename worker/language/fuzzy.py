@@ -54,7 +54,7 @@ GUARD = (
     # near burden, better, without, anymore, exist, worth
     "border burdened bitter butter letter setter withdraw existed exits worthy "
     # Spanish: near matar, morir, cortar, colgar, pastillas, vivir
-    "mataron matare morira moriria cortina cortaron cortare colgado colgaron pastel "
+    "mataron matare morira moriria cortina cortinas cortaron cortare colgado colgaron pastel "
     "pasillo pasillos pastelitos vivira vivire viviria "
     # Spanish clitics about someone else or someone addressed: "quiere matarse" is not
     # "matarme", "te voy a matar" is not "me voy a matar"

@@ -66,6 +66,13 @@ _ITEM9_NAMES = (
     ("hacerte", "dano"),
     ("lastimarse",),
     ("lastimarme",),
+    ("item", "9"),
+    ("question", "9"),
+    ("pregunta", "9"),
+    ("q9",),
+    ("p9",),
+    ("la", "novena"),
+    ("the", "ninth"),
 )
 _BETWEEN_WORDS = """o or de of en in some way alguna forma manera que q question pregunta item one la el
 the a i yo le lo marque puse conteste respondi elegi marked put answered picked chose said is was es fue"""
