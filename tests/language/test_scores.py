@@ -99,3 +99,28 @@ def test_a_text_that_does_not_name_item_9_gives_no_answer(text: str) -> None:
 def test_given_item_9_answered_in_words_above_0_when_screened_expect_an_ideation_alert() -> None:
     found = SCREENER.screen("en la pregunta de estar mejor muerto marqué más de la mitad de los días")
     assert (found.alert, found.category, found.rule) == (True, "ideation", SCORES_RULE)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Lol the survey asked if I'd be better off dead and I laughed, no, I'm doing better. Put 0",
+        "La de que estaría mejor muerto o de hacerme daño: para nada",
+        "la 9 = para nada. la 3 (sueño) = casi todos los días jaja",
+        "Just finished the GAD-7. Question 9 on the other one I said not at all",
+    ],
+)
+def test_given_item_9_named_and_answered_0_when_screened_expect_its_own_words_not_to_alert(text: str) -> None:
+    assert not SCREENER.screen(text).alert
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the better off dead question I put 0 but honestly I want to die",
+        "better off dead one I put 0 last time but now it's every day",
+        "hurting myself: never. I have the pills saved for tonight",
+    ],
+)
+def test_given_item_9_answered_0_when_the_text_says_more_expect_the_rest_still_read(text: str) -> None:
+    assert SCREENER.screen(text).alert

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from worker.language.normalise import fold
+from worker.language.normalise import fold, words
 
 PHQ9_ITEMS = 9
 SAFETY_ITEM_POSITION = 9  # item 9, counted from 1
@@ -54,69 +55,121 @@ def numbered_item9(text: str) -> int | None:
 
 
 # Item 9 named by its own words, then answered: the answer is what the patient marked.
-_ITEM9_NAMES = (
-    ("better", "off", "dead"),
-    ("hurting", "yourself"),
-    ("hurting", "myself"),
-    ("harming", "yourself"),
-    ("mejor", "muerto"),
-    ("mejor", "muerta"),
-    ("hacerse", "dano"),
-    ("hacerme", "dano"),
-    ("hacerte", "dano"),
-    ("lastimarse",),
-    ("lastimarme",),
-    ("item", "9"),
-    ("question", "9"),
-    ("pregunta", "9"),
-    ("q9",),
-    ("p9",),
-    ("la", "novena"),
-    ("the", "ninth"),
+# Written plainly; compared as texts are, normalised ("better" is read "beter").
+_ITEM9_NAMES = tuple(
+    tuple(words(name))
+    for name in (
+        "better off dead",
+        "hurting yourself",
+        "hurting myself",
+        "harming yourself",
+        "mejor muerto",
+        "mejor muerta",
+        "hacerse daño",
+        "hacerme daño",
+        "hacerte daño",
+        "lastimarse",
+        "lastimarme",
+        "item 9",
+        "question 9",
+        "pregunta 9",
+        "la 9",
+        "q9",
+        "p9",
+        "la novena",
+        "the ninth",
+    )
 )
-_BETWEEN_WORDS = """o or de of en in some way alguna forma manera que q question pregunta item one la el
-the a i yo le lo marque puse conteste respondi elegi marked put answered picked chose said is was es fue"""
-_BETWEEN = frozenset(_BETWEEN_WORDS.split())
+_BETWEEN = frozenset(
+    words(
+        "o or de of en in some way alguna forma manera que q question pregunta item one la el the a i "
+        "yo le lo marqué puse contesté respondí elegí marked put answered picked chose said is was es fue"
+    )
+)
 _ANSWERS = {
-    ("varios", "dias"): 1,
-    ("several", "days"): 1,
-    ("a", "veces"): 1,
-    ("sometimes",): 1,
-    ("mas", "de", "la", "mitad"): 2,
-    ("more", "than", "half"): 2,
-    ("over", "half"): 2,
-    ("casi", "todos", "los", "dias"): 3,
-    ("nearly", "every", "day"): 3,
-    ("todos", "los", "dias"): 3,
-    ("every", "day"): 3,
-    ("1",): 1,
-    ("2",): 2,
-    ("3",): 3,
-    ("0",): 0,
-    ("para", "nada"): 0,
-    ("not", "at", "all"): 0,
-    ("ningun", "dia"): 0,
-    ("nunca",): 0,
-    ("never",): 0,
+    tuple(words(answer)): value
+    for answer, value in (
+        ("varios días", 1),
+        ("several days", 1),
+        ("a veces", 1),
+        ("sometimes", 1),
+        ("más de la mitad", 2),
+        ("more than half", 2),
+        ("over half", 2),
+        ("casi todos los días", 3),
+        ("nearly every day", 3),
+        ("todos los días", 3),
+        ("every day", 3),
+        ("1", 1),
+        ("2", 2),
+        ("3", 3),
+        ("0", 0),
+        ("para nada", 0),
+        ("not at all", 0),
+        ("ningún día", 0),
+        ("nunca", 0),
+        ("never", 0),
+    )
 }
 _GAP_WORDS = 6
+_ANSWER_VERBS = frozenset(words("put puse marked marqué answered contesté respondí circled chose elegí said dije"))
+_VERB_REACH = 3  # "puse un 0", "put it at 0"
 
 
-def named_item9(words: Sequence[str]) -> int | None:
-    """The answer given right after item 9 is named, or None: "en la de estar mejor muerto
-    marqué varios días" is 1, "lo de hacerme daño: para nada" is 0."""
+@dataclass(frozen=True)
+class NamedAnswer:
+    """Item 9 named at words[start:end] and answered `value`."""
+
+    start: int
+    end: int
+    value: int
+
+
+def named_answers(words: Sequence[str]) -> list[NamedAnswer]:
+    """Each place item 9 is named and then answered."""
+    found = []
     for start in range(len(words)):
         end = _name_end(words, start)
         if end is None:
             continue
-        rest = list(words[end : end + _GAP_WORDS + 4])
-        for _ in range(_GAP_WORDS):
-            answer = _answer_at(rest)
+        value = _answer_near(words, end)
+        if value is None:
+            value = _answer_by_verb(words, end)
+        if value is not None:
+            found.append(NamedAnswer(start, end, value))
+    return found
+
+
+def named_item9(words: Sequence[str]) -> int | None:
+    """The answer given after item 9 is named (the highest, when named twice), or None: "en
+    la de estar mejor muerto marqué varios días" is 1, "lo de hacerme daño: para nada" is 0,
+    "the survey asked if I'd be better off dead, I laughed. Put 0" is 0."""
+    return max((answer.value for answer in named_answers(words)), default=None)
+
+
+def _answer_near(words: Sequence[str], end: int) -> int | None:
+    at, skipped = end, 0
+    while at < len(words) and skipped < _GAP_WORDS:
+        answer = _answer_at(words[at:])
+        if answer is not None:
+            return answer
+        name_end = _name_end(words, at)  # "mejor muerto o de hacerme daño: para nada"
+        if name_end is None and words[at] not in _BETWEEN:
+            return None
+        at = name_end or at + 1
+        skipped += 1
+    return None
+
+
+def _answer_by_verb(words: Sequence[str], end: int) -> int | None:
+    # Later in the text, "I put 0" / "le puse un 2" answers the item named before it.
+    for verb in range(end, len(words)):
+        if words[verb] not in _ANSWER_VERBS:
+            continue
+        for at in range(verb + 1, min(verb + 1 + _VERB_REACH, len(words))):
+            answer = _answer_at(words[at:])
             if answer is not None:
                 return answer
-            if not rest or not (rest[0] in _BETWEEN or _name_end(rest, 0) is not None):
-                break
-            rest.pop(0)
     return None
 
 

@@ -34,7 +34,7 @@ from worker.language.fuzzy import Vocabulary
 from worker.language.model import CrisisModel, canonical_text, load_model
 from worker.language.normalise import Token, tokens
 from worker.language.rules import CATEGORIES, Rule, RuleSet, load_rules
-from worker.language.scores import named_item9, numbered_item9, phq9_item9
+from worker.language.scores import named_answers, numbered_item9, phq9_item9
 
 _SEVERITY = {category: rank for rank, category in enumerate(CATEGORIES)}
 MODEL_FILE = "crisis_model.json"
@@ -154,13 +154,14 @@ class Screener:
         words = tokens(text)
         seen = self._text(words)
         present = frozenset().union(*seen.atoms) if words else frozenset()
-        findings = list(self._findings(words, seen, present))
+        answers = named_answers([t.word for t in words])
+        named = max((a.value for a in answers), default=None)
+        # Item 9 named and answered 0: its own words ("better off dead") are the question, not
+        # the patient's; anything else in the text is still read.
+        answered_zero = [(a.start, a.end) for a in answers] if named == 0 else []
+        findings = list(self._findings(words, seen, present, answered_zero))
         verdict = _verdict(findings, words, language)
-        item9 = _first_found(
-            lambda: phq9_item9(text),
-            lambda: numbered_item9(text),
-            lambda: named_item9([t.word for t in words]),
-        )
+        item9 = _first_found(lambda: phq9_item9(text), lambda: numbered_item9(text), lambda: named)
         if item9 is not None:  # item 9 answered: it decides, not the model
             return _with_scores(verdict, item9)
         if verdict.alert or verdict.negated or self.model is None or len(text.split()) < MODEL_MIN_WORDS:
@@ -176,7 +177,11 @@ class Screener:
         return patterns.Text(atoms, frozenset(ends | {len(words)}))
 
     def _findings(
-        self, words: Sequence[Token], seen: patterns.Text, present: frozenset[str]
+        self,
+        words: Sequence[Token],
+        seen: patterns.Text,
+        present: frozenset[str],
+        answered_zero: Sequence[tuple[int, int]] = (),
     ) -> Iterator[_Finding]:
         # An idiom lives inside one clause: "morir, de verdad" is not "morir de (hambre)".
         spared = [
@@ -197,6 +202,7 @@ class Screener:
                 context.denied(words, start, end)
                 or context.answered_no(words, start, end)
                 or context.zero_after(words, end)
+                or any(s < end and start < e for s, e in answered_zero)
             )
             yield _Finding(entry.rule, entry.order, start, end, denied, told_of_past)
 
