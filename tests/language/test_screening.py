@@ -230,6 +230,7 @@ def test_a_denial_before_a_match_is_flagged_not_alerted(text: str) -> None:
         "recaí, llevaba 40 días sin cortarme y anoche volví",
         "desde que me quedé sin trabajo pienso en matarme seguido",
         "ya no quiero vivir, hay días que deseo no despertar",
+        "si esta infusión no me funciona me quito la vida",
     ],
 )
 def test_a_denial_followed_by_but_or_undone_still_alerts(text: str) -> None:
@@ -284,6 +285,8 @@ def test_the_past_is_flagged_unless_it_is_back() -> None:
         "qué vergüenza me quiero morir jaja",
         "tengo unos cólicos que me quiero morir jaja",
         "puse las cortinas nuevas yo sola",
+        "ya no puedo más con este calor jaja",
+        "I work the gun counter at a sporting goods store",
     ],
 )
 def test_idioms_and_mentions_do_not_alert(text: str) -> None:
@@ -339,6 +342,9 @@ def test_language_is_the_rules_when_not_given_else_a_guess() -> None:
         ("hoping this storm takes the house with me in it lol", "passive_ideation"),
         ("anoche me bebí un vaso de cloro", "plan_or_means"),
         ("confirmo por confirmar, pa el martes ya no voy a andar por aquí", "intent"),
+        ("my therapist is away and I'm having SI pretty bad", "ideation"),
+        ("tengo las muñecas vendadas, me pueden canalizar en el otro brazo?", "self_harm"),
+        ("no me siento segura con las pistolas de mi esposo en la casa", "plan_or_means"),
     ],
 )
 def test_new_phrasings_alert_in_their_category(text: str, category: str) -> None:

@@ -146,8 +146,11 @@ def _nada_de(tokens: Sequence[Token], pos: int) -> bool:
 
 
 def _undone(tokens: Sequence[Token], cue: int, start: int) -> bool:
-    after = tokens[cue + 1].word if cue + 1 < start else ""
-    then = tokens[cue + 2].word if cue + 2 < start else ""
+    nxt = cue + 1
+    if nxt < start and tokens[nxt].word in _CLITICS:  # "si no me funciona": the verb undoes it
+        nxt += 1
+    after = tokens[nxt].word if nxt < start else ""
+    then = tokens[nxt + 1].word if nxt + 1 < start else ""
     if tokens[cue].word == "ni" and tokens[cue + 1].word in _NO_POINT:
         return True  # "ni pa qué seguir viviendo" says there is no point; it denies nothing
     return after in UNDO_NEGATION and not (after == "think" and then in _THINK_ABOUT)
