@@ -112,7 +112,9 @@ _ANSWERS = {
     )
 }
 _GAP_WORDS = 6
-_ANSWER_VERBS = frozenset(words("put puse marked marqué answered contesté respondí circled chose elegí said dije"))
+_ANSWER_VERBS = frozenset(
+    words("put puse marked marqué answered contesté respondí circled chose elegí said dije")
+)
 _VERB_REACH = 3  # "puse un 0", "put it at 0"
 
 
