@@ -120,6 +120,7 @@ def test_given_item_9_named_and_answered_0_when_screened_expect_its_own_words_no
         "the better off dead question I put 0 but honestly I want to die",
         "better off dead one I put 0 last time but now it's every day",
         "hurting myself: never. I have the pills saved for tonight",
+        "me tomé más pastillas de la cuenta pa hacerme daño, no pa morir",
     ],
 )
 def test_given_item_9_answered_0_when_the_text_says_more_expect_the_rest_still_read(text: str) -> None:

@@ -287,6 +287,7 @@ def test_the_past_is_flagged_unless_it_is_back() -> None:
         "puse las cortinas nuevas yo sola",
         "ya no puedo más con este calor jaja",
         "I work the gun counter at a sporting goods store",
+        "won't need the appointment on the 20th, switching to a clinic closer to my new job",
     ],
 )
 def test_idioms_and_mentions_do_not_alert(text: str) -> None:
@@ -343,6 +344,9 @@ def test_language_is_the_rules_when_not_given_else_a_guess() -> None:
         ("anoche me bebí un vaso de cloro", "plan_or_means"),
         ("confirmo por confirmar, pa el martes ya no voy a andar por aquí", "intent"),
         ("my therapist is away and I'm having SI pretty bad", "ideation"),
+        ("won't need the appointment, I won't be alive by then", "intent"),
+        ("lost my sh streak. day 0 again", "self_harm"),
+        ("the dark thoughts came back after my dad's anniversary", "ideation"),
         ("tengo las muñecas vendadas, me pueden canalizar en el otro brazo?", "self_harm"),
         ("no me siento segura con las pistolas de mi esposo en la casa", "plan_or_means"),
     ],

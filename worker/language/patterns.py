@@ -198,6 +198,19 @@ def clauses(node: Node) -> list[frozenset[str]]:
     return []
 
 
+def has_end(node: Node) -> bool:
+    """The pattern names a clause end (`$`), so it may run on past one."""
+    if isinstance(node, End):
+        return True
+    if isinstance(node, Seq):
+        return any(has_end(item) for item in node.items)
+    if isinstance(node, Alt):
+        return any(has_end(option) for option in node.options)
+    if isinstance(node, Opt):
+        return has_end(node.node)
+    return False
+
+
 def atoms(node: Node) -> set[str]:
     """Every atom a pattern mentions (the vocabulary the screener indexes)."""
     if isinstance(node, Atom):

@@ -70,6 +70,8 @@ _ITEM9_NAMES = tuple(
         "hacerte daño",
         "lastimarse",
         "lastimarme",
+        "self harm",
+        "self-harm question",
         "item 9",
         "question 9",
         "pregunta 9",
@@ -109,6 +111,9 @@ _ANSWERS = {
         ("ningún día", 0),
         ("nunca", 0),
         ("never", 0),
+        ("yes", 1),
+        ("sí", 1),
+        # not a bare "no": "hacerme daño, no pa morir" is the patient's own words
     )
 }
 _GAP_WORDS = 6

@@ -183,11 +183,13 @@ class Screener:
         present: frozenset[str],
         answered_zero: Sequence[tuple[int, int]] = (),
     ) -> Iterator[_Finding]:
-        # An idiom lives inside one clause: "morir, de verdad" is not "morir de (hambre)".
+        # An idiom lives inside one clause: "morir, de verdad" is not "morir de (hambre)";
+        # one whose pattern names the clause end (`$`) may go on past it ("won't need the
+        # appointment, switching clinics").
         spared = [
             (s, e)
-            for _, s, e in self._not_crisis.spans(seen, present)
-            if words[s].clause == words[e - 1].clause
+            for entry, s, e in self._not_crisis.spans(seen, present)
+            if words[s].clause == words[e - 1].clause or patterns.has_end(entry.node)
         ]
         past = self._clauses_of(self._past, words, seen, present)
         again = self._clauses_of(self._again, words, seen, present)
