@@ -30,7 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from worker.language.model import BENIGN, model_text
+from worker.language.model import BENIGN, EXPLAINED_THRESHOLD, model_text
 from worker.language.rules import load_rules
 from worker.language.screening import MODEL_MIN_WORDS, Screener
 
@@ -75,10 +75,11 @@ def main(argv: list[str]) -> int:
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=7)
     probabilities = cross_val_predict(pipeline(), texts, categories, cv=folds, method="predict_proba")
     held = 1.0 - probabilities[:, sorted(set(categories)).index(BENIGN)]
-    by_rule, open_to_model = _rule_screen(raw)
+    by_rule, open_to_model, explained = _rule_screen(raw)
 
     def screened(threshold: float, probabilities: np.ndarray = held) -> np.ndarray:
-        return by_rule | (open_to_model & (probabilities >= threshold))
+        needed = np.where(explained, max(threshold, EXPLAINED_THRESHOLD), threshold)
+        return by_rule | (open_to_model & (probabilities >= needed))
 
     paired = np.array([bool({"veiled", "lookalike"} & set(r.get("tags", []))) for r in rows])
     print(f"{len(rows)} texts; 5-fold cross-validated: the rules, and where they are silent a model")
@@ -137,9 +138,10 @@ def _kept(values: list[str], keep: np.ndarray) -> list[str]:
     return [v for v, k in zip(values, keep, strict=True) if k]
 
 
-def _rule_screen(raw: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Which texts a rule alerts on, and which are left to the model (as Screener.screen
-    does: no rule matched, nothing was denied and the text is long enough)."""
+def _rule_screen(raw: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which texts a rule alerts on, which are left to the model (as Screener.screen does:
+    no rule matched, nothing was denied and the text is long enough), and which of those
+    hold crisis words an idiom explained (the model must then be surer)."""
     rules = Screener(load_rules(RULES), None)
     verdicts = [rules.screen(text) for text in raw]
     by_rule = np.array([v.alert for v in verdicts])
@@ -149,7 +151,8 @@ def _rule_screen(raw: list[str]) -> tuple[np.ndarray, np.ndarray]:
             for v, t in zip(verdicts, raw, strict=True)
         ]
     )
-    return by_rule, open_to_model
+    explained = np.array([rules.idiom_explained(text) for text in raw])
+    return by_rule, open_to_model, explained
 
 
 def _rates(alert: np.ndarray, labels: np.ndarray, languages: list[str], lang: str, chosen: np.ndarray) -> str:

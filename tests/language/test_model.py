@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.language.model import load_model
+from worker.language.model import EXPLAINED_THRESHOLD, canonical_text, load_model
+from worker.language.normalise import words
 from worker.language.screening import MODEL_RULE, load_screener
 from worker.lib.errors import InputError
 
@@ -82,3 +83,12 @@ def test_short_answers_are_left_to_the_rules() -> None:
     # model reads them without context.
     for text in ("sometimes", "every day", "idk", "a veces", "not sure"):
         assert not SCREENER.screen(text).alert, text
+
+
+@pytest.mark.parametrize("text", ["me corté el pelo", "me corté el pelo y me siento fea", "i want to die"])
+def test_where_an_idiom_explained_the_crisis_words_it_needs_the_higher_threshold(text: str) -> None:
+    seen = canonical_text(words(text))
+    crisis = MODEL.read_canonical(seen).crisis
+    needed = max(MODEL.threshold, EXPLAINED_THRESHOLD)
+    assert (MODEL.alerts(seen, explained=True) is not None) == (crisis >= needed)
+    assert (MODEL.alerts(seen) is not None) == (crisis >= MODEL.threshold)

@@ -34,6 +34,8 @@ from worker.language.normalise import words
 from worker.lib.errors import InputError
 
 BENIGN = "benign"
+# The probability the model needs to alert on a text whose crisis words an idiom explained.
+EXPLAINED_THRESHOLD = 0.9
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
 
@@ -112,10 +114,13 @@ class CrisisModel:
     def probability(self, text: str) -> float:
         return self.read(text).crisis
 
-    def alerts(self, seen: str) -> Reading | None:
-        """The reading when it reaches the threshold; `seen` is normalised (canonical_text)."""
+    def alerts(self, seen: str, *, explained: bool = False) -> Reading | None:
+        """The reading when it reaches the threshold; `seen` is normalised (canonical_text).
+        When an idiom already explained the words the rules saw ("me corté el pelo"), the
+        model must be surer to overrule it."""
         reading = self.read_canonical(seen)
-        return reading if reading.crisis >= self.threshold else None
+        threshold = max(self.threshold, EXPLAINED_THRESHOLD) if explained else self.threshold
+        return reading if reading.crisis >= threshold else None
 
 
 def _char_wb(text: str, low: int, high: int) -> Counter[str]:

@@ -159,14 +159,16 @@ class Screener:
         # Item 9 named and answered 0: its own words ("better off dead") are the question, not
         # the patient's; anything else in the text is still read.
         answered_zero = [(a.start, a.end) for a in answers] if named == 0 else []
-        findings = list(self._findings(words, seen, present, answered_zero))
+        spared = self._spared(words, seen, present)
+        findings = list(self._findings(words, seen, present, spared, answered_zero))
         verdict = _verdict(findings, words, language)
         item9 = _first_found(lambda: phq9_item9(text), lambda: numbered_item9(text), lambda: named)
         if item9 is not None:  # item 9 answered: it decides, not the model
             return _with_scores(verdict, item9)
         if verdict.alert or verdict.negated or self.model is None or len(text.split()) < MODEL_MIN_WORDS:
             return verdict
-        reading = self.model.alerts(canonical_text(t.word for t in words))  # normalised once, above
+        explained = any(self._rules_within(spared, seen, present))
+        reading = self.model.alerts(canonical_text(t.word for t in words), explained=explained)
         if reading is None:
             return verdict
         return Screening(True, reading.category, MODEL_RULE, verdict.language)
@@ -176,21 +178,42 @@ class Screener:
         ends = {i for i in range(1, len(words)) if words[i].clause != words[i - 1].clause}
         return patterns.Text(atoms, frozenset(ends | {len(words)}))
 
+    def idiom_explained(self, text: str) -> bool:
+        """An idiom or mention covers a rule's match in the text (the model then needs
+        EXPLAINED_THRESHOLD); for the training script, which mirrors `screen`."""
+        words = tokens(text)
+        seen = self._text(words)
+        present = frozenset().union(*seen.atoms) if words else frozenset()
+        return any(self._rules_within(self._spared(words, seen, present), seen, present))
+
+    def _spared(
+        self, words: Sequence[Token], seen: patterns.Text, present: frozenset[str]
+    ) -> list[tuple[int, int]]:
+        # An idiom lives inside one clause: "morir, de verdad" is not "morir de (hambre)";
+        # one whose pattern names the clause end (`$`) may go on past it ("won't need the
+        # appointment, switching clinics").
+        return [
+            (s, e)
+            for entry, s, e in self._not_crisis.spans(seen, present)
+            if words[s].clause == words[e - 1].clause or patterns.has_end(entry.node)
+        ]
+
+    def _rules_within(
+        self, spared: Sequence[tuple[int, int]], seen: patterns.Text, present: frozenset[str]
+    ) -> Iterator[bool]:
+        """True for each rule match an idiom spared: the text's crisis words were explained."""
+        if spared:
+            for _, start, end in self._rules.spans(seen, present):
+                yield any(s < end and start < e for s, e in spared)
+
     def _findings(
         self,
         words: Sequence[Token],
         seen: patterns.Text,
         present: frozenset[str],
+        spared: Sequence[tuple[int, int]],
         answered_zero: Sequence[tuple[int, int]] = (),
     ) -> Iterator[_Finding]:
-        # An idiom lives inside one clause: "morir, de verdad" is not "morir de (hambre)";
-        # one whose pattern names the clause end (`$`) may go on past it ("won't need the
-        # appointment, switching clinics").
-        spared = [
-            (s, e)
-            for entry, s, e in self._not_crisis.spans(seen, present)
-            if words[s].clause == words[e - 1].clause or patterns.has_end(entry.node)
-        ]
         past = self._clauses_of(self._past, words, seen, present)
         again = self._clauses_of(self._again, words, seen, present)
         for entry, start, end in self._rules.spans(seen, present):
