@@ -28,7 +28,7 @@ NEGATIONS = _set("not no never nor without none zero 0 deny denies nunca jamas n
 # Someone else not knowing is no denial: "mi esposo no sabe que pienso en matarme".
 UNDO_NEGATION = _set(
     "stop help quit longer sure know knows knew think dejo dejar puedo paro aguanto sabe saben sabia "
-    "funciona funcionan sirve sirven work works worked working"
+    "funciona funcionan sirve sirven work works worked working answer answers answered contesta contestan"
 )
 # ... unless "think" is "think about/of" ("I don't think about suicide" is a denial).
 _THINK_ABOUT = _set("about of")
