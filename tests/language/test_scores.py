@@ -78,6 +78,9 @@ def test_a_row_of_numbered_answers_gives_item_9_its_own_answer(text: str, item9:
         ("hurting myself: never", 0),
         ("en lo de lastimarme puse que nunca", 0),
         ("Item 9: 0. Never.", 0),
+        ("PHQ-9 #9: 3", 3),
+        ("The self-harm one is a no, hasn't happened in years", 0),
+        ("Lo de autolesiones es que no", 0),
     ],
 )
 def test_item_9_named_in_its_own_words_gives_the_answer_after_it(text: str, item9: int) -> None:

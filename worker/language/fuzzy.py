@@ -55,7 +55,7 @@ GUARD = (
     "border burdened bitter butter letter setter withdraw existed exits worthy "
     # Spanish: near matar, morir, cortar, colgar, pastillas, vivir
     "mataron matare morira moriria cortina cortinas cortaron cortare colgado colgaron pastel "
-    "pasillo pasillos pastelitos vivira vivire viviria "
+    "pasillo pasillos pastelitos vivira vivire viviria hondo honda "
     # Spanish clitics about someone else or someone addressed: "quiere matarse" is not
     # "matarme", "te voy a matar" is not "me voy a matar"
     "matarse matarte matarlo matarla matarnos matarlos morirse morirte suicidarse suicidarte "

@@ -72,6 +72,10 @@ _ITEM9_NAMES = tuple(
         "lastimarme",
         "self harm",
         "self-harm question",
+        "autolesiones",
+        "autolesión",
+        "phq 9 9",
+        "phq9 9",
         "item 9",
         "question 9",
         "pregunta 9",
@@ -113,6 +117,9 @@ _ANSWERS = {
         ("never", 0),
         ("yes", 1),
         ("sí", 1),
+        ("is a no", 0),
+        ("es un no", 0),
+        ("es que no", 0),
         # not a bare "no": "hacerme daño, no pa morir" is the patient's own words
     )
 }
