@@ -288,6 +288,9 @@ def test_the_past_is_flagged_unless_it_is_back() -> None:
         "ya no puedo más con este calor jaja",
         "I work the gun counter at a sporting goods store",
         "won't need the appointment on the 20th, switching to a clinic closer to my new job",
+        "Ando con la soga al cuello con las deudas, ¿tienen plan de pagos?",
+        "My daughter's wedding is the 12th, I'd rather die than miss it",
+        "Le entregué las pistolas a mi hermano como quedamos en el plan de seguridad",
     ],
 )
 def test_idioms_and_mentions_do_not_alert(text: str) -> None:
@@ -350,6 +353,7 @@ def test_language_is_the_rules_when_not_given_else_a_guess() -> None:
         ("me corté más hondo que nunca", "self_harm"),
         ("lol if i got hit by a bus tomorrow i'd say thank you", "passive_ideation"),
         ("Cuiden a mi gato porfa. De esta yo no regreso", "intent"),
+        ("se me acabó la racha. iba en 3 meses sin cortarme", "self_harm"),
         ("tengo las muñecas vendadas, me pueden canalizar en el otro brazo?", "self_harm"),
         ("no me siento segura con las pistolas de mi esposo en la casa", "plan_or_means"),
     ],
