@@ -291,6 +291,9 @@ def test_the_past_is_flagged_unless_it_is_back() -> None:
         "Ando con la soga al cuello con las deudas, ¿tienen plan de pagos?",
         "My daughter's wedding is the 12th, I'd rather die than miss it",
         "Le entregué las pistolas a mi hermano como quedamos en el plan de seguridad",
+        "casi me mato en la regadera, me resbalé jaja",
+        "ya no quiero vivir en este depa, hay puras cucarachas",
+        "tengo el coche en el taller, se le ha roto el tubo de escape",
     ],
 )
 def test_idioms_and_mentions_do_not_alert(text: str) -> None:
@@ -354,6 +357,8 @@ def test_language_is_the_rules_when_not_given_else_a_guess() -> None:
         ("lol if i got hit by a bus tomorrow i'd say thank you", "passive_ideation"),
         ("Cuiden a mi gato porfa. De esta yo no regreso", "intent"),
         ("se me acabó la racha. iba en 3 meses sin cortarme", "self_harm"),
+        ("ya no quiero vivir en este mundo", "passive_ideation"),
+        ("me metí en el carro con la manguera del escape hacia adentro", "plan_or_means"),
         ("tengo las muñecas vendadas, me pueden canalizar en el otro brazo?", "self_harm"),
         ("no me siento segura con las pistolas de mi esposo en la casa", "plan_or_means"),
     ],
