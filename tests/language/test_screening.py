@@ -294,6 +294,8 @@ def test_the_past_is_flagged_unless_it_is_back() -> None:
         "casi me mato en la regadera, me resbalé jaja",
         "ya no quiero vivir en este depa, hay puras cucarachas",
         "tengo el coche en el taller, se le ha roto el tubo de escape",
+        "me corté con las tijeras de podar, nada grave",
+        "scratching my mosquito bites till they bleed, summer problems",
     ],
 )
 def test_idioms_and_mentions_do_not_alert(text: str) -> None:
@@ -465,3 +467,12 @@ def test_rule_file_errors_name_the_file_and_line(content: str, message: str) -> 
 def test_a_missing_rule_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(RuleFileError, match=r"^nothere\.yaml: cannot read crisis rules"):
         load_rules(tmp_path / "nothere.yaml")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["me corté con las tijeras de podar a propósito", "deliberately burned my hand on the stove"],
+)
+def test_an_injury_said_to_be_deliberate_alerts_whatever_idiom_it_sits_in(text: str) -> None:
+    found = screen(text)
+    assert found.alert and found.category == "self_harm"

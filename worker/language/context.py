@@ -223,3 +223,15 @@ def zero_after(tokens: Sequence[Token], end: int) -> bool:
 
 def but_after(tokens: Sequence[Token], end: int) -> bool:
     return any(t.word in BUT for t in tokens[end:])
+
+
+# Said to be deliberate, an injury is no accident whatever idiom it sits in: "me corté con
+# las tijeras de podar a propósito", "deliberately burned my hand on the stove".
+_ON_PURPOSE = (("a", "proposito"), ("on", "purpose"), ("deliberately",), ("queriendo",), ("adrede",))
+
+
+def on_purpose(tokens: Sequence[Token], start: int, end: int) -> bool:
+    """The match's clause says the act was deliberate."""
+    clause = tokens[start].clause
+    said = [t.word for t in tokens if t.clause == clause]
+    return any(tuple(said[i : i + len(p)]) == p for p in _ON_PURPOSE for i in range(len(said)))

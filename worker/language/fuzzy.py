@@ -61,6 +61,8 @@ GUARD = (
     "matarse matarte matarlo matarla matarnos matarlos morirse morirte suicidarse suicidarte "
     "cortarse cortarte cortarlo cortarla ahorcarse ahorcarte colgarse colgarte colgarlo "
     "lastimarse lastimarte quitarse quitarte tirarse tirarte aventarse aventarte "
+    # Spanish: near cortarme ("me muero de ganas de contarle")
+    "contarle contarme contarte contarles "
     # near relapse, scratch, carving, saving
     "scratchy craving cravings caring caving savings shaving"
 )

@@ -217,7 +217,7 @@ class Screener:
         past = self._clauses_of(self._past, words, seen, present)
         again = self._clauses_of(self._again, words, seen, present)
         for entry, start, end in self._rules.spans(seen, present):
-            if any(s < end and start < e for s, e in spared):
+            if any(s < end and start < e for s, e in spared) and not context.on_purpose(words, start, end):
                 continue
             if context.about_someone_else(words, start, end):
                 continue
