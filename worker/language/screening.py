@@ -25,7 +25,7 @@ queue. A denial followed by "but"/"pero" alerts. When in doubt it alerts.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,23 +151,22 @@ class Screener:
         return len(self.ruleset.rules)
 
     def screen(self, text: str, language: str | None = None) -> Screening:
-        words = tokens(text)
-        seen = self._text(words)
-        present = frozenset().union(*seen.atoms) if words else frozenset()
+        words, seen, present = self._read(text)
         answers = named_answers([t.word for t in words])
         named = max((a.value for a in answers), default=None)
         # Item 9 named and answered 0: its own words ("better off dead") are the question, not
         # the patient's; anything else in the text is still read.
         answered_zero = [(a.start, a.end) for a in answers] if named == 0 else []
         spared = self._spared(words, seen, present)
-        findings = list(self._findings(words, seen, present, spared, answered_zero))
+        matches = list(self._rules.spans(seen, present))
+        findings = list(self._findings(words, seen, present, matches, spared, answered_zero))
         verdict = _verdict(findings, words, language)
-        item9 = _first_found(lambda: phq9_item9(text), lambda: numbered_item9(text), lambda: named)
+        item9 = next((v for v in (phq9_item9(text), numbered_item9(text), named) if v is not None), None)
         if item9 is not None:  # item 9 answered: it decides, not the model
             return _with_scores(verdict, item9)
         if verdict.alert or verdict.negated or self.model is None or len(text.split()) < MODEL_MIN_WORDS:
             return verdict
-        explained = any(self._rules_within(spared, seen, present))
+        explained = any(_overlaps(start, end, spared) for _, start, end in matches)
         reading = self.model.alerts(canonical_text(t.word for t in words), explained=explained)
         if reading is None:
             return verdict
@@ -178,13 +177,18 @@ class Screener:
         ends = {i for i in range(1, len(words)) if words[i].clause != words[i - 1].clause}
         return patterns.Text(atoms, frozenset(ends | {len(words)}))
 
-    def idiom_explained(self, text: str) -> bool:
-        """An idiom or mention covers a rule's match in the text (the model then needs
-        EXPLAINED_THRESHOLD); for the training script, which mirrors `screen`."""
+    def _read(self, text: str) -> tuple[list[Token], patterns.Text, frozenset[str]]:
         words = tokens(text)
         seen = self._text(words)
         present = frozenset().union(*seen.atoms) if words else frozenset()
-        return any(self._rules_within(self._spared(words, seen, present), seen, present))
+        return words, seen, present
+
+    def idiom_explained(self, text: str) -> bool:
+        """An idiom or mention covers a rule's match in the text (the model then needs
+        EXPLAINED_THRESHOLD); for the training script, which mirrors `screen`."""
+        words, seen, present = self._read(text)
+        spared = self._spared(words, seen, present)
+        return any(_overlaps(start, end, spared) for _, start, end in self._rules.spans(seen, present))
 
     def _spared(
         self, words: Sequence[Token], seen: patterns.Text, present: frozenset[str]
@@ -198,26 +202,19 @@ class Screener:
             if words[s].clause == words[e - 1].clause or patterns.has_end(entry.node)
         ]
 
-    def _rules_within(
-        self, spared: Sequence[tuple[int, int]], seen: patterns.Text, present: frozenset[str]
-    ) -> Iterator[bool]:
-        """True for each rule match an idiom spared: the text's crisis words were explained."""
-        if spared:
-            for _, start, end in self._rules.spans(seen, present):
-                yield any(s < end and start < e for s, e in spared)
-
     def _findings(
         self,
         words: Sequence[Token],
         seen: patterns.Text,
         present: frozenset[str],
+        matches: Sequence[tuple[_Pattern, int, int]],
         spared: Sequence[tuple[int, int]],
-        answered_zero: Sequence[tuple[int, int]] = (),
+        answered_zero: Sequence[tuple[int, int]],
     ) -> Iterator[_Finding]:
         past = self._clauses_of(self._past, words, seen, present)
         again = self._clauses_of(self._again, words, seen, present)
-        for entry, start, end in self._rules.spans(seen, present):
-            if any(s < end and start < e for s, e in spared) and not context.on_purpose(words, start, end):
+        for entry, start, end in matches:
+            if _overlaps(start, end, spared) and not context.on_purpose(words, start, end):
                 continue
             if context.about_someone_else(words, start, end):
                 continue
@@ -227,7 +224,7 @@ class Screener:
                 context.denied(words, start, end)
                 or context.answered_no(words, start, end)
                 or context.zero_after(words, end)
-                or any(s < end and start < e for s, e in answered_zero)
+                or _overlaps(start, end, answered_zero)
             )
             yield _Finding(entry.rule, entry.order, start, end, denied, told_of_past)
 
@@ -250,8 +247,8 @@ def _verdict(findings: list[_Finding], words: Sequence[Token], language: str | N
     return Screening(False, None, None, language or guess_language(words))
 
 
-def _first_found(*readers: Callable[[], int | None]) -> int | None:
-    return next((found for found in (read() for read in readers) if found is not None), None)
+def _overlaps(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
+    return any(s < end and start < e for s, e in spans)
 
 
 def _with_scores(verdict: Screening, item9: int) -> Screening:
