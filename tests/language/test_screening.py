@@ -476,3 +476,31 @@ def test_a_missing_rule_file_is_one_line(tmp_path: Path) -> None:
 def test_an_injury_said_to_be_deliberate_alerts_whatever_idiom_it_sits_in(text: str) -> None:
     found = screen(text)
     assert found.alert and found.category == "self_harm"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dr. asked if I've had any thoughts of death or hurting myself. Answer is no, just sleep problems.",
+        "la psiquiatra me preguntó si tenía ideas de morir y le dije que no, estoy mucho mejor",
+    ],
+)
+def test_a_question_put_to_the_patient_and_answered_no_is_flagged_not_alerted(text: str) -> None:
+    found = screen(text)
+    assert not found.alert and found.negated
+
+
+def test_a_question_answered_no_but_then_yes_still_alerts() -> None:
+    assert screen("Dr asked if I had thoughts of killing myself and I said no but honestly I do").alert
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["no quiero q me salven esta vez. lo voy a hacer bien", "No need to confirm. I won't be here Thursday."],
+)
+def test_a_denial_in_one_sentence_does_not_reach_what_the_writer_says_in_the_next(text: str) -> None:
+    assert screen(text).alert
+
+
+def test_a_denial_still_answers_a_questionnaire_label_told_across_sentences() -> None:
+    assert not screen("Not at all on the last one. Several days on the sleep one.").alert

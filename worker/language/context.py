@@ -235,3 +235,48 @@ def on_purpose(tokens: Sequence[Token], start: int, end: int) -> bool:
     clause = tokens[start].clause
     said = [t.word for t in tokens if t.clause == clause]
     return any(tuple(said[i : i + len(p)]) == p for p in _ON_PURPOSE for i in range(len(said)))
+
+
+# A question put to the patient and answered no: "the doctor asked if I've had thoughts of
+# death or hurting myself. Answer is no", "me preguntó si he pensado en hacerme daño ... la
+# respuesta es no". The question's words are not the patient's; a "but" after the answer
+# still alerts (screening's verdict), and without an explicit "no" the match stands.
+_ASKED = _set("asked asking asks ask pregunto preguntaron pregunta preguntan preguntando")
+_IF = _set("if whether si")
+_ANSWERED_NO = tuple(
+    tuple(words(a))
+    for a in (
+        "answer is no",
+        "answer was no",
+        "i said no",
+        "respuesta es no",
+        "respuesta fue no",
+        "dije que no",
+        "conteste que no",
+        "respondi que no",
+    )
+)
+QUESTION_REACH = 12
+
+
+def asked_and_answered_no(tokens: Sequence[Token], start: int, end: int) -> bool:
+    """The match sits in a reported question ("asked if ...") that the text answers no."""
+    asked = any(
+        tokens[pos].word in _IF and any(tokens[p].word in _ASKED for p in range(max(pos - 3, 0), pos))
+        for pos in _before(tokens, start, QUESTION_REACH)
+    )
+    if not asked:
+        return False
+    after = [t.word for t in tokens[end:]]
+    return any(tuple(after[i : i + len(a)]) == a for a in _ANSWERED_NO for i in range(len(after)))
+
+
+def core_start(tokens: Sequence[Token], start: int, end: int) -> int:
+    """Where a match that runs over a clause end begins its last clause, when the writer
+    speaks there in the first person: a denial before the match belongs to the first
+    clause's words ("no quiero que me salven esta vez. lo voy a hacer"), not to what the
+    writer goes on to say. Without a first person ("not at all on the last one. several
+    days on the sleep one") the denial still answers the whole match."""
+    last = tokens[end - 1].clause
+    core = next(pos for pos in range(start, end) if tokens[pos].clause == last)
+    return core if any(t.word in FIRST_PERSON for t in tokens[core:end]) else start

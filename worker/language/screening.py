@@ -52,7 +52,8 @@ _PAST = (
     "years ago | year ago | long time ago | as a (teen|teenager|kid|child) | in high school "
     "| in the past $ | used to | back then | when i was (younger|little|a kid|a teen|a teenager|#) "
     "| hace (anos|mucho|tiempo|# anos|un ano) | de (adolescente|joven|nina|nino|chica|chico) "
-    "| cuando era (joven|nina|nino|adolescente|chica|chico) | solia | en el pasado"
+    "| cuando era (joven|nina|nino|adolescente|chica|chico) | solia | en el pasado "
+    "| antes (tenia|pensaba|queria|sentia|me cortaba|me lastimaba|me hacia)"
 )
 _AGAIN = (
     "again | back | relapse* | recently | lately | started | tonight | today | right now "
@@ -221,8 +222,9 @@ class Screener:
             clause = words[start].clause
             told_of_past = clause in past and clause not in again
             denied = (
-                context.denied(words, start, end)
+                context.denied(words, context.core_start(words, start, end), end)
                 or context.answered_no(words, start, end)
+                or context.asked_and_answered_no(words, start, end)
                 or context.zero_after(words, end)
                 or _overlaps(start, end, answered_zero)
             )
