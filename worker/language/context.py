@@ -46,7 +46,9 @@ NEGATION_REACH = 5
 FIRST_PERSON = _set(
     "i me my myself mine im yo mi mis conmigo estoy ando tengo soy siento quiero voy pienso necesito"
 )
-THIRD_PERSON = _set("he she they him her his their them someone somebody has ella ellos ellas alguien su sus")
+THIRD_PERSON = _set(
+    "he she they him her his their them someone somebody people has ella ellos ellas alguien su sus gente"
+)
 PEOPLE = _with_plurals(
     "mom mother mum mama dad father papa brother sister bro sis friend bestie bff cousin aunt "
     "uncle grandma grandpa grandmother grandfather nana son daughter kid child children wife "
@@ -200,11 +202,27 @@ def answered_no(tokens: Sequence[Token], start: int, end: int) -> bool:
 
 # Between a questionnaire label and its answer: "hurting myself question was 0", "la de
 # hacerme daño en 0", "en la del suicidio puse cero".
-# Only a score of zero or the lowest option, whole: "a nada" or "nunca jamás" after a match
-# are part of what the patient says, not an answer.
+# Only a score of zero or the lowest option, whole: "a nada", "never" or "nunca jamás" after
+# a match are part of what the patient says, not an answer ("no haber nacido nunca").
 _ZERO_ANSWERS = {
-    tuple(words(a)) for a in ("0", "cero", "zero", "none", "para nada", "not at all", "ningun dia")
+    tuple(words(a))
+    for a in (
+        "0",
+        "cero",
+        "zero",
+        "none",
+        "para nada",
+        "not at all",
+        "ningun dia",
+        "ninguna",
+        "ninguno",
+    )
 }
+# Said first, these answer the label whatever follows ("didn't apply at all this week").
+_ZERO_OPENINGS = tuple(
+    tuple(words(a))
+    for a in ("not at all", "did not apply", "does not apply", "no aplica", "no aplico", "para nada")
+)
 _LABEL_FILLER = _set(
     "question pregunta item one was is es fue en puse put a the la el answer respuesta score"
 )
@@ -218,7 +236,7 @@ def zero_after(tokens: Sequence[Token], end: int) -> bool:
     rest = [t.word for t in tokens[end:] if t.clause == clause]
     while rest and rest[0] in _LABEL_FILLER:
         rest.pop(0)
-    return tuple(rest) in _ZERO_ANSWERS
+    return tuple(rest) in _ZERO_ANSWERS or any(tuple(rest[: len(a)]) == a for a in _ZERO_OPENINGS)
 
 
 def but_after(tokens: Sequence[Token], end: int) -> bool:
@@ -268,7 +286,16 @@ def asked_and_answered_no(tokens: Sequence[Token], start: int, end: int) -> bool
     if not asked:
         return False
     after = [t.word for t in tokens[end:]]
-    return any(tuple(after[i : i + len(a)]) == a for a in _ANSWERED_NO for i in range(len(after)))
+    said_no = any(tuple(after[i : i + len(a)]) == a for a in _ANSWERED_NO for i in range(len(after)))
+    return said_no or _next_clause_says_no(tokens, end)
+
+
+def _next_clause_says_no(tokens: Sequence[Token], end: int) -> bool:
+    """The clause after the match is nothing but "no" ("..., no, never.", "... dead. no!")."""
+    rest = tokens[end:]
+    if not rest or rest[0].clause == tokens[end - 1].clause:
+        return False
+    return all(t.word in ANSWER_NO for t in rest if t.clause == rest[0].clause)
 
 
 def core_start(tokens: Sequence[Token], start: int, end: int) -> int:

@@ -62,7 +62,7 @@ GUARD = (
     "cortarse cortarte cortarlo cortarla ahorcarse ahorcarte colgarse colgarte colgarlo "
     "lastimarse lastimarte quitarse quitarte tirarse tirarte aventarse aventarte "
     # Spanish: near cortarme ("me muero de ganas de contarle")
-    "contarle contarme contarte contarles "
+    "contarle contarme contarte contarles conto conte contaba cuento cuenta contado "
     # near relapse, scratch, carving, saving
     "scratchy craving cravings caring caving savings shaving"
 )

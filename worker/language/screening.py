@@ -12,6 +12,8 @@ words and switch language, so a literal phrase list misses them. The screener:
    few rules it could match) - every language's rules on every text;
 4. drops matches inside a not_crisis span (an idiom, a mere mention) and matches about
    someone else; marks matches after a denial, or told of a time long past, as negated;
+   a text about one of the clinic's patients is read again as the patient's own words
+   (reports.py);
 5. reports the most severe category among the rest; a PHQ-9 sent as a row of scores
    (scores.py) alerts when its ninth number is above 0;
 6. when no rule matched and nothing was denied, asks the learned model (model.py), which
@@ -29,7 +31,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from worker.language import context, patterns
+from worker.language import context, patterns, reports
 from worker.language.fuzzy import Vocabulary
 from worker.language.model import CrisisModel, canonical_text, load_model
 from worker.language.normalise import Token, tokens
@@ -46,6 +48,8 @@ SCORES_RULE, SCORES_CATEGORY = "phq9_item9_scores", "ideation"
 # Short crisis texts ("kms", "want to die") are what the rules are best at.
 MODEL_MIN_WORDS = 4
 
+# A year long gone: "an attempt in 2015", "desde 2019" (1980 to 2024).
+_YEARS = " | ".join(f"(in|since|back in|en|desde|en el) {year}" for year in range(1980, 2025))
 # Told of the past: "as a teen", "years ago", "used to", "hace años". Such a match is
 # flagged, not alerted, unless its clause says it is happening again.
 _PAST = (
@@ -53,10 +57,14 @@ _PAST = (
     "| in the past $ | used to | back then | when i was (younger|little|a kid|a teen|a teenager|#) "
     "| hace (anos|mucho|tiempo|# anos|un ano) | de (adolescente|joven|nina|nino|chica|chico) "
     "| cuando era (joven|nina|nino|adolescente|chica|chico) | solia | en el pasado "
-    "| antes (tenia|pensaba|queria|sentia|me cortaba|me lastimaba|me hacia)"
+    "| antes (tenia|pensaba|queria|sentia|me cortaba|me lastimaba|me hacia) "
+    "| en (la|el) (prepa|secundaria|preparatoria|universidad|facu|colegio|liceo|instituto) "
+    "| in (middle school|college) | " + _YEARS
 )
 _AGAIN = (
-    "again | back | relapse* | recently | lately | started | tonight | today | right now "
+    "again | back | relapse* | recently | lately "
+    "| started (to|cutting|burning|hurting|hitting|scratching|thinking|having|wanting|feeling|getting) "
+    "| tonight | today | right now "
     "| otra vez | de nuevo | volvi | volvio | volvieron | regreso | regresaron | recai* | ultimamente | hoy "
     "| anoche | ahorita | still | keep (wanting|thinking|having|getting) | sigo | todavia | aun"
 )
@@ -165,6 +173,8 @@ class Screener:
         item9 = next((v for v in (phq9_item9(text), numbered_item9(text), named) if v is not None), None)
         if item9 is not None:  # item 9 answered: it decides, not the model
             return _with_scores(verdict, item9)
+        if not verdict.alert and reports.about_a_patient(words):
+            verdict = self._reported(words, language) or verdict
         if verdict.alert or verdict.negated or self.model is None or len(text.split()) < MODEL_MIN_WORDS:
             return verdict
         explained = any(_overlaps(start, end, spared) for _, start, end in matches)
@@ -172,6 +182,24 @@ class Screener:
         if reading is None:
             return verdict
         return Screening(True, reading.category, MODEL_RULE, verdict.language)
+
+    def _reported(self, original: Sequence[Token], language: str | None) -> Screening | None:
+        """The alert a text about a patient raises when read as the patient's own words."""
+        words = reports.as_the_patient(original)
+        if [t.word for t in words] == [t.word for t in original]:
+            return None
+        seen = self._text(words)
+        present = frozenset().union(*seen.atoms)
+        matches = list(self._rules.spans(seen, present))
+        spared = self._spared(words, seen, present)
+        verdict = _verdict(list(self._findings(words, seen, present, matches, spared, [])), words, language)
+        if verdict.alert or verdict.negated or self.model is None:
+            return verdict if verdict.alert else None
+        reading = self.model.alerts(
+            canonical_text(t.word for t in words),
+            explained=any(_overlaps(a, b, spared) for _, a, b in matches),
+        )
+        return Screening(True, reading.category, MODEL_RULE, verdict.language) if reading else None
 
     def _text(self, words: Sequence[Token]) -> patterns.Text:
         atoms = [self._vocabulary.atoms_of(t.word) for t in words]
