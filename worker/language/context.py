@@ -147,7 +147,13 @@ def _nada_de(tokens: Sequence[Token], pos: int) -> bool:
     return tokens[pos].word == "nada" and pos + 1 < len(tokens) and tokens[pos + 1].word == "de"
 
 
+# "hard not to think about ending it": the denial is what the writer cannot manage.
+_CANNOT_MANAGE = _set("hard difficult impossible dificil imposible")
+
+
 def _undone(tokens: Sequence[Token], cue: int, start: int) -> bool:
+    if cue > 0 and tokens[cue - 1].word in _CANNOT_MANAGE:
+        return True
     nxt = cue + 1
     if nxt < start and tokens[nxt].word in _CLITICS:  # "si no me funciona": the verb undoes it
         nxt += 1
