@@ -17,6 +17,7 @@ from worker.settings import bundled_config_dir
 
 RULES = bundled_config_dir() / "crisis_rules.yaml"
 SCREENER = load_screener(RULES)
+RULES_ONLY = Screener(load_rules(RULES))
 
 
 def screen(text: str, language: str | None = None) -> Screening:
@@ -249,7 +250,13 @@ def test_a_denial_followed_by_but_or_undone_still_alerts(text: str) -> None:
     ],
 )
 def test_someone_else_is_not_the_writer(text: str) -> None:
-    assert not screen(text).alert
+    # The rules alone: the learned model may still read a friend's danger as worth a page.
+    assert not RULES_ONLY.screen(text).alert
+
+
+def test_a_match_said_of_someone_else_is_kept_for_staff() -> None:
+    found = RULES_ONLY.screen("my roommate keeps saying she wants to die")
+    assert not found.alert and found.negated and found.category == "ideation", found
 
 
 def test_a_spanish_first_person_verb_makes_it_the_writers_own() -> None:

@@ -96,10 +96,11 @@ class _Finding:
     end: int
     denied: bool  # a denial shortly before it: "not suicidal"
     past: bool  # told of a time long past: "as a teen", "years ago"
+    others: bool = False  # said of someone else: "she wants to die", "mi tío se suicidó"
 
     @property
     def negated(self) -> bool:
-        return self.denied or self.past
+        return self.denied or self.past or self.others
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -175,7 +176,8 @@ class Screener:
             return _with_scores(verdict, item9)
         if not verdict.alert and reports.about_a_patient(words):
             verdict = self._reported(words, language) or verdict
-        if verdict.alert or verdict.negated or self.model is None or len(text.split()) < MODEL_MIN_WORDS:
+        denied = any(f.denied or f.past for f in findings)
+        if verdict.alert or denied or self.model is None or len(text.split()) < MODEL_MIN_WORDS:
             return verdict
         explained = any(_overlaps(start, end, spared) for _, start, end in matches)
         reading = self.model.alerts(canonical_text(t.word for t in words), explained=explained)
@@ -192,8 +194,9 @@ class Screener:
         present = frozenset().union(*seen.atoms)
         matches = list(self._rules.spans(seen, present))
         spared = self._spared(words, seen, present)
-        verdict = _verdict(list(self._findings(words, seen, present, matches, spared, [])), words, language)
-        if verdict.alert or verdict.negated or self.model is None:
+        findings = list(self._findings(words, seen, present, matches, spared, []))
+        verdict = _verdict(findings, words, language)
+        if verdict.alert or any(f.denied or f.past for f in findings) or self.model is None:
             return verdict if verdict.alert else None
         reading = self.model.alerts(
             canonical_text(t.word for t in words),
@@ -246,6 +249,10 @@ class Screener:
             if _overlaps(start, end, spared) and not context.on_purpose(words, start, end):
                 continue
             if context.about_someone_else(words, start, end):
+                # Kept for staff and never alerted by itself; the model still reads the text
+                # (the attribution is often wrong: "my dad's gun is in the closet and I
+                # can't stop thinking about using it").
+                yield _Finding(entry.rule, entry.order, start, end, False, False, True)
                 continue
             clause = words[start].clause
             told_of_past = clause in past and clause not in again
@@ -267,7 +274,9 @@ class Screener:
 
 def _verdict(findings: list[_Finding], words: Sequence[Token], language: str | None) -> Screening:
     # "not suicidal but ..." alerts; "years ago, but I'm well now" stays a flag.
-    positive = [f for f in findings if not f.negated or (not f.past and context.but_after(words, f.end))]
+    positive = [
+        f for f in findings if not f.negated or (f.denied and not f.past and context.but_after(words, f.end))
+    ]
     if positive:
         best = min(positive, key=lambda f: f.rank)
         return Screening(True, best.rule.category, best.rule.id, language or best.rule.language)
