@@ -128,3 +128,19 @@ def test_given_item_9_named_and_answered_0_when_screened_expect_its_own_words_no
 )
 def test_given_item_9_answered_0_when_the_text_says_more_expect_the_rest_still_read(text: str) -> None:
     assert SCREENER.screen(text).alert
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["En la pregunta 9 me equivoqué de casilla, puse 1 y era 0", "item 9 marked 1 by mistake, meant 0"],
+)
+def test_item9_corrected_to_zero_later_in_the_text_is_zero(text: str) -> None:
+    assert named_item9(words(text)) == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["pregunta 9: varios dias, y la 3 era 0", "question 9 I put 2, I meant 0 on question 4"],
+)
+def test_a_correction_of_another_item_leaves_item9_standing(text: str) -> None:
+    assert named_item9(words(text)) in (1, 2)

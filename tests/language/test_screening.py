@@ -511,3 +511,9 @@ def test_a_denial_in_one_sentence_does_not_reach_what_the_writer_says_in_the_nex
 
 def test_a_denial_still_answers_a_questionnaire_label_told_across_sentences() -> None:
     assert not screen("Not at all on the last one. Several days on the sleep one.").alert
+
+
+def test_a_no_said_with_emphasis_answers_the_item_named_before_it() -> None:
+    found = screen("la pregunta de los pensamientos de muerte, obvio no, ando feliz")
+    assert not found.alert and found.negated
+    assert screen("quiero morir. claro").alert

@@ -195,13 +195,19 @@ ANSWER_NO = _set(
 )
 
 
+# Said with an answer, not an answer themselves: "obvio no", "of course not", "lol no".
+_EMPHASIS = _set(
+    "obvio obviamente obviously claro definitely absolutely of course por supuesto jaja lol haha"
+)
+
+
 def answered_no(tokens: Sequence[Token], start: int, end: int) -> bool:
     rest = tokens[end:]
     if not rest or rest[0].clause == tokens[end - 1].clause:
         return False
     # The answer is the clause right after the label; other items may follow it.
-    answer = [t for t in rest if t.clause == rest[0].clause]
-    if not all(t.word in ANSWER_NO for t in answer):
+    answer = [t for t in rest if t.clause == rest[0].clause and t.word not in _EMPHASIS]
+    if not answer or not all(t.word in ANSWER_NO for t in answer):
         return False
     return not any(tokens[pos].word in FIRST_PERSON for pos in _before(tokens, start, start + 1))
 

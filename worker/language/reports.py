@@ -64,6 +64,37 @@ _ABOUT_A_PATIENT = _phrases(
     "para preocuparse",
     "no se que hacer",
     "se atiende con ustedes",
+    "thought you should know",
+    "is this an emergency",
+    "husband here",
+    "wife here",
+    "mom here",
+    "dad here",
+    "mother here",
+    "father here",
+    "partner here",
+    "ayudenme",
+    "ayudenos",
+    *(
+        f"soy {who} de"
+        for who in (
+            "el papa",
+            "la mama",
+            "la esposa",
+            "el esposo",
+            "el hermano",
+            "la hermana",
+            "el hijo",
+            "la hija",
+            "la novia",
+            "el novio",
+            "la abuela",
+            "el abuelo",
+            "la tia",
+            "el tio",
+            "la pareja",
+        )
+    ),
 )
 
 # English: a third person, a verb said of them now, and their reflexive.

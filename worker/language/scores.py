@@ -10,6 +10,7 @@ number is 0 is not a crisis text however the words "PHQ 9" read.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -149,9 +150,33 @@ def named_answers(words: Sequence[str]) -> list[NamedAnswer]:
         value = _answer_near(words, end)
         if value is None:
             value = _answer_by_verb(words, end)
+        if value is not None and value > 0 and _corrected_to_zero(words, end):
+            value = 0
         if value is not None:
             found.append(NamedAnswer(start, end, value))
     return found
+
+
+# An answer put right later in the text: "puse 1 y era 0", "marked 1 by mistake, meant 0",
+# "la marqué en 1 sin querer, quería poner 0". The patient's correction is the answer.
+_CORRECTION_CUES = frozenset(
+    words("era meant should actually realidad queria quise debia deberia corrijan corregir correct")
+)
+_ZERO = frozenset(words("0 cero zero"))
+_CORRECTION_REACH = 4
+
+
+_OTHER_ITEM = frozenset(words("la el question pregunta item q p number numero"))
+
+
+def _corrected_to_zero(words: Sequence[str], end: int) -> bool:
+    rest = words[end:]
+    if any(w in _OTHER_ITEM and n.isdigit() and n != "9" for w, n in itertools.pairwise(rest)):
+        return False  # "y la 3 era 0", "meant 0 on question 4": another item is corrected
+    return any(
+        w in _CORRECTION_CUES and any(z in _ZERO for z in rest[i + 1 : i + 1 + _CORRECTION_REACH])
+        for i, w in enumerate(rest)
+    )
 
 
 def named_item9(words: Sequence[str]) -> int | None:
