@@ -59,10 +59,13 @@ _PAST = (
     "| cuando era (joven|nina|nino|adolescente|chica|chico) | solia | en el pasado "
     "| antes (tenia|pensaba|queria|sentia|me cortaba|me lastimaba|me hacia) "
     "| en (la|el) (prepa|secundaria|preparatoria|universidad|facu|colegio|liceo|instituto) "
+    "| de (chamaca|chamaco|morra|morro|chava|chavo|chiquita|chiquito|escuincla|escuincle "
+    "|pelada|pelado|piba|pibe|chavala|chavalo) "
     "| in (middle school|college) | " + _YEARS
 )
 _AGAIN = (
-    "again | back | relapse* | recently | lately "
+    "again | (is|are|its|came|come|comes|coming|been|was|were) back | back again | relapse* "
+    "| recently | lately "
     "| started (to|cutting|burning|hurting|hitting|scratching|thinking|having|wanting|feeling|getting) "
     "| tonight | today | right now "
     "| otra vez | de nuevo | volvi | volvio | volvieron | regreso | regresaron | recai* | ultimamente | hoy "
