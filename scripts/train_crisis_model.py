@@ -140,14 +140,15 @@ def _kept(values: list[str], keep: np.ndarray) -> list[str]:
 
 def _rule_screen(raw: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which texts a rule alerts on, which are left to the model (as Screener.screen does:
-    no rule matched, nothing was denied and the text is long enough), and which of those
+    no rule matched, nothing was denied - a match said of someone else still lets the model
+    read - and the text is long enough), and which of those
     hold crisis words an idiom explained (the model must then be surer)."""
     rules = Screener(load_rules(RULES), None)
     verdicts = [rules.screen(text) for text in raw]
     by_rule = np.array([v.alert for v in verdicts])
     open_to_model = np.array(
         [
-            not v.alert and not v.negated and len(t.split()) >= MODEL_MIN_WORDS
+            not v.alert and (not v.negated or v.others) and len(t.split()) >= MODEL_MIN_WORDS
             for v, t in zip(verdicts, raw, strict=True)
         ]
     )

@@ -335,6 +335,12 @@ def test_language_is_the_rules_when_not_given_else_a_guess() -> None:
     ("text", "category"),
     [
         ("ive got a stash of xanax for when im ready", "plan_or_means"),
+        ("me corto pa poder dormir, ya es costumbre", "self_harm"),
+        ("me boi a matar mañana temprano kuando se balla mi señora", "intent"),
+        ("desde lo del divorcio no pasa un día sin que piense en suicidarme", "ideation"),
+        ("Ya van tres noches que no duermo pensando en quitarme la vida", "ideation"),
+        ("Soy la nieta de don Aurelio. Mi abuelo dice que se quiere matar", "ideation"),
+        ("Estoy en el parqueo con la manguera ya puesta al escape", "plan_or_means"),
         ("gonna jump off the overpass tonight", "plan_or_means"),
         ("bought a rope today. you know why", "plan_or_means"),
         ("im going to end it this weekend", "intent"),

@@ -38,7 +38,7 @@ _NO_POINT = _set("para pa")
 # wish I wasn't here": the denial was of the first thing only).
 ENDS_NEGATION = _set(
     "i yo and but so because though although however y pero porque aunque entonces so this as more tan mas "
-    "tanto tantas much just only solo nomas para pa"
+    "tanto tantas much just only solo nomas para pa duermo dormi como comi salgo sali"
 )
 NEGATION_REACH = 5
 
@@ -115,7 +115,7 @@ def denied(tokens: Sequence[Token], start: int, end: int | None = None) -> bool:
     for pos in _before(tokens, start, NEGATION_REACH):
         word = tokens[pos].word
         if word in NEGATIONS or _nada_de(tokens, pos):
-            return not _undone(tokens, pos, start)
+            return not _undone(tokens, pos, start) and not _double_negative(tokens, pos)
         if word in _SPANISH_FIRST_PERSON_VERBS:
             return _verb_denied(tokens, pos, start)
         if word in ENDS_NEGATION or word == "nada":  # "no me importa nada" closes its denial
@@ -139,6 +139,11 @@ def _verb_denied(tokens: Sequence[Token], verb: int, start: int) -> bool:
     if tokens[pos].word in NEGATIONS:
         return not _undone(tokens, pos, start)
     return False
+
+
+def _double_negative(tokens: Sequence[Token], pos: int) -> bool:
+    # "no pasa un día sin que piense en suicidarme": "sin" after a denial says every day.
+    return tokens[pos].word == "sin" and any(tokens[p].word in NEGATIONS for p in _before(tokens, pos, 5))
 
 
 def _nada_de(tokens: Sequence[Token], pos: int) -> bool:

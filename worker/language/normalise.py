@@ -165,6 +165,16 @@ _INFORMAL_SOURCE = {
     "nunk": "nunca",
     "matr": "matar",
     "morr": "morir",
+    # written as heard: "me boi a matar kuando se balla"
+    "boi": "voy",
+    "estoi": "estoy",
+    "soi": "soy",
+    "kuando": "cuando",
+    "kon": "con",
+    "aser": "hacer",
+    "balla": "vaya",
+    "pastiyas": "pastillas",
+    "pastiya": "pastilla",
 }
 
 # "no se" is almost always "no sé" (I don't know) in a text: one word, so that it is read

@@ -163,10 +163,30 @@ _AFTER_OBJECT = frozenset(words("home now away already every tonight anymore and
 _PRESENT_CUES = frozenset(_EN_PRESENT) | frozenset(_ES_PRESENT) | frozenset(_EN_CONTRACTED)
 
 
+# Someone introducing themselves: "soy la nieta de don Aurelio", "this is Dana's husband",
+# "escribo por mi esposo".
+_RELATIONS = frozenset(
+    words(
+        "husband wife mom dad mother father son daughter brother sister partner boyfriend girlfriend "
+        "roommate grandson granddaughter neighbor friend aunt uncle niece nephew"
+    )
+)
+_ON_BEHALF = _phrases("escribo por mi", "le escribo por", "writing for my", "texting for my", "on behalf of")
+
+
 def about_a_patient(tokens: Sequence[Token]) -> bool:
     """The text says it is about one of the clinic's patients, or asks the clinic what to do."""
     said = [t.word for t in tokens]
-    return any(tuple(said[i : i + len(p)]) == p for p in _ABOUT_A_PATIENT for i in range(len(said)))
+    phrases = _ABOUT_A_PATIENT + _ON_BEHALF
+    if any(tuple(said[i : i + len(p)]) == p for p in phrases for i in range(len(said))):
+        return True
+    return any(_introduces_self(said, i) for i in range(len(said)))
+
+
+def _introduces_self(said: Sequence[str], i: int) -> bool:
+    if said[i : i + 2] in (["soy", "el"], ["soy", "la"]) and i + 3 < len(said):
+        return said[i + 3] == "de"
+    return said[i : i + 2] == ["this", "is"] and any(w in _RELATIONS for w in said[i + 2 : i + 4])
 
 
 def as_the_patient(tokens: Sequence[Token]) -> list[Token]:

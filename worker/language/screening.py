@@ -61,7 +61,8 @@ _PAST = (
     "| en (la|el) (prepa|secundaria|preparatoria|universidad|facu|colegio|liceo|instituto) "
     "| de (chamaca|chamaco|morra|morro|chava|chavo|chiquita|chiquito|escuincla|escuincle "
     "|pelada|pelado|piba|pibe|chavala|chavalo) "
-    "| in (middle school|college) | " + _YEARS
+    "| in (middle school|college) | since my [last] (attempt|suicide attempt|overdose|hospitalization) "
+    "| (desde|hace) ...3 (mi|el) ultimo (episodio|intento) | " + _YEARS
 )
 _AGAIN = (
     "again | (is|are|its|came|come|comes|coming|been|was|were) back | back again | relapse* "
@@ -69,7 +70,8 @@ _AGAIN = (
     "| started (to|cutting|burning|hurting|hitting|scratching|thinking|having|wanting|feeling|getting) "
     "| tonight | today | right now "
     "| otra vez | de nuevo | volvi | volvio | volvieron | regreso | regresaron | recai* | ultimamente | hoy "
-    "| anoche | ahorita | still | keep (wanting|thinking|having|getting) | sigo | todavia | aun"
+    "| anoche | ahorita | still | keep (wanting|thinking|having|getting) "
+    "| sigo (pensando|queriendo|con|sintiendo|cortandome|lastimandome|teniendo|igual) | todavia | aun"
 )
 
 
@@ -80,6 +82,7 @@ class Screening:
     rule: str | None
     language: str
     negated: bool = False
+    others: bool = False  # negated only because every match was said of someone else
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,7 @@ class Screener:
             return _with_scores(verdict, item9)
         if not verdict.alert and reports.about_a_patient(words):
             verdict = self._reported(words, language) or verdict
-        denied = any(f.denied or f.past for f in findings)
+        denied = verdict.negated and not verdict.others
         if verdict.alert or denied or self.model is None or len(text.split()) < MODEL_MIN_WORDS:
             return verdict
         explained = any(_overlaps(start, end, spared) for _, start, end in matches)
@@ -199,7 +202,7 @@ class Screener:
         spared = self._spared(words, seen, present)
         findings = list(self._findings(words, seen, present, matches, spared, []))
         verdict = _verdict(findings, words, language)
-        if verdict.alert or any(f.denied or f.past for f in findings) or self.model is None:
+        if verdict.alert or (verdict.negated and not verdict.others) or self.model is None:
             return verdict if verdict.alert else None
         reading = self.model.alerts(
             canonical_text(t.word for t in words),
@@ -285,7 +288,10 @@ def _verdict(findings: list[_Finding], words: Sequence[Token], language: str | N
         return Screening(True, best.rule.category, best.rule.id, language or best.rule.language)
     if findings:
         best = min(findings, key=lambda f: f.rank)
-        return Screening(False, best.rule.category, best.rule.id, language or best.rule.language, True)
+        others = all(f.others and not (f.denied or f.past) for f in findings)
+        return Screening(
+            False, best.rule.category, best.rule.id, language or best.rule.language, True, others
+        )
     return Screening(False, None, None, language or guess_language(words))
 
 
