@@ -1,8 +1,8 @@
 """Someone texting the clinic about a patient: "my son is your patient, he says he's going to
 kill himself", "mi papá (paciente de ustedes) dice que se va a pegar un tiro". Pure.
 
-The rules are written in the first person, and a match said of someone else is dropped
-("my uncle killed himself", "she wants to die" about a friend). But a parent, spouse or
+The rules are written in the first person, and a match said of someone else does not
+alert ("my uncle killed himself", "she wants to die" about a friend). But a parent, spouse or
 child who tells the clinic that one of its patients is in danger needs on-call as much as
 the patient would. So when a text says it is about a patient here, or asks the clinic what
 to do, each clause that tells of that person in the present tense ("dice que quiere
