@@ -277,7 +277,7 @@ def on_purpose(tokens: Sequence[Token], start: int, end: int) -> bool:
 # respuesta es no". The question's words are not the patient's; a "but" after the answer
 # still alerts (screening's verdict), and without an explicit "no" the match stands.
 _ASKED = _set("asked asking asks ask pregunto preguntaron pregunta preguntan preguntando")
-_IF = _set("if whether si")
+_IF = _set("if whether si about sobre")
 _ANSWERED_NO = tuple(
     tuple(words(a))
     for a in (
@@ -308,11 +308,13 @@ def asked_and_answered_no(tokens: Sequence[Token], start: int, end: int) -> bool
 
 
 def _next_clause_says_no(tokens: Sequence[Token], end: int) -> bool:
-    """The clause after the match is nothing but "no" ("..., no, never.", "... dead. no!")."""
-    rest = tokens[end:]
-    if not rest or rest[0].clause == tokens[end - 1].clause:
-        return False
-    return all(t.word in ANSWER_NO for t in rest if t.clause == rest[0].clause)
+    """A later clause is nothing but "no" ("..., no, never.", "... dead. no!", "... none now. 0")."""
+    rest = [t for t in tokens[end:] if t.clause != tokens[end - 1].clause]
+    clauses: dict[int, list[str]] = {}
+    for t in rest:
+        if t.word not in _EMPHASIS:
+            clauses.setdefault(t.clause, []).append(t.word)
+    return any(said and all(w in ANSWER_NO for w in said) for said in clauses.values())
 
 
 def core_start(tokens: Sequence[Token], start: int, end: int) -> int:

@@ -65,6 +65,13 @@ _ABOUT_A_PATIENT = _phrases(
     "no se que hacer",
     "se atiende con ustedes",
     "thought you should know",
+    "the patient",
+    "a quien llamo",
+    "who do i call",
+    *(
+        f"soy su {who}"
+        for who in ("vecina", "vecino", "amiga", "amigo", "hija", "hijo", "esposa", "esposo", "mama", "papa")
+    ),
     "is this an emergency",
     "husband here",
     "wife here",
