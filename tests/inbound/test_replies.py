@@ -124,6 +124,18 @@ def test_stop_opts_out_cancels_pending_reminders_and_start_undoes_it(
     assert [m.status for m in messages_of(runtime.sessions, appt)] == ["sent", "planned"]
 
 
+def test_an_opt_out_in_a_crisis_text_still_sends_the_crisis_resources(
+    client: TestClient, runtime: Runtime, standin: StandIn
+) -> None:
+    appt = reminded_appointment(runtime)
+    text(client, "stop texting me, i want to die")
+    process_all(runtime)
+    bodies = [m.body for m in standin.accepted_to(PHONE)]
+    assert any("988" in body for body in bodies), bodies
+    assert any("no more texts" in body for body in bodies), bodies
+    assert [m.status for m in messages_of(runtime.sessions, appt)] == ["sent", "cancelled"]
+
+
 def test_yes_opts_back_in_only_a_patient_who_opted_out(client: TestClient, runtime: Runtime) -> None:
     reminded_appointment(runtime)
     text(client, "yes")

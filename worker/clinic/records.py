@@ -11,7 +11,13 @@ from sqlalchemy.orm import Session
 
 from worker.db import audit
 from worker.db.models import Appointment, Message, Patient
-from worker.enums import ACTIVE_APPOINTMENT, PENDING_MESSAGE, AppointmentStatus, MessageStatus
+from worker.enums import (
+    ACTIVE_APPOINTMENT,
+    IGNORES_CONSENT,
+    PENDING_MESSAGE,
+    AppointmentStatus,
+    MessageStatus,
+)
 from worker.lib.errors import InputError, NotFound
 from worker.lib.phones import to_e164
 from worker.messages.replan import ReplanResult, replan
@@ -190,9 +196,14 @@ def cancel_appointment(
 
 
 def cancel_pending_for_patient(session: Session, patient_id: int, reason: str) -> int:
-    """Cancel every message of the patient not yet handed to the provider."""
+    """Cancel every message of the patient not yet handed to the provider, except those that go
+    out whatever the consent: "stop texting me, i want to die" must still bring the 988 text."""
     rows = session.scalars(
-        select(Message).where(Message.patient_id == patient_id, Message.status.in_(PENDING_MESSAGE))
+        select(Message).where(
+            Message.patient_id == patient_id,
+            Message.status.in_(PENDING_MESSAGE),
+            Message.kind.not_in(IGNORES_CONSENT),
+        )
     ).all()
     for row in rows:
         row.status, row.reason, row.lease_until = MessageStatus.CANCELLED, reason, None
