@@ -32,6 +32,7 @@ def _seed(cli: Cli) -> None:
             values = [3, 3, 2, 2, 2, 2, 2, 2, 2] if score == 20 else [1, 1, 1, 1, 1, 1, 1, 2, 0]
             for n, value in enumerate(values, 1):
                 session.add(Answer(run_id=run.id, item_id=f"q{n}", value=value, answered_at=now))
+            session.add(Answer(run_id=run.id, item_id="difficulty", value=2, answered_at=now))
         run = QuestionnaireRun(
             patient_id=1,
             questionnaire="checkin",
@@ -77,6 +78,10 @@ def test_exports_csv_without_live_formulas_json_and_fhir(cli: Cli) -> None:
     assert q1["code"] == [{"system": "http://loinc.org", "code": "44250-9"}]
     assert q1["answer"] == [
         {"valueCoding": {"display": "Nearly every day", "system": "http://loinc.org", "code": "LA6571-9"}}
+    ]
+    difficulty = next(i for i in first["item"] if i["linkId"] == "difficulty")
+    assert difficulty["answer"] == [
+        {"valueCoding": {"display": "Very difficult", "system": "http://loinc.org", "code": "LA6575-0"}}
     ]
     total = next(i for i in first["item"] if i["linkId"] == "total")
     assert total["answer"] == [{"valueInteger": 20}] and total["code"][0]["code"] == "44261-6"
