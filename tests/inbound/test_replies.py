@@ -136,6 +136,29 @@ def test_an_opt_out_in_a_crisis_text_still_sends_the_crisis_resources(
     assert [m.status for m in messages_of(runtime.sessions, appt)] == ["sent", "cancelled"]
 
 
+@pytest.mark.parametrize("words", ["please don't contact me again", "No me manden más mensajes"])
+def test_an_opt_out_in_the_patients_own_words_cancels_reminders_and_is_confirmed(
+    client: TestClient, runtime: Runtime, standin: StandIn, words: str
+) -> None:
+    appt = reminded_appointment(runtime)
+    text(client, words)
+    assert process_all(runtime) == ["sent"]
+    assert "no more texts" in standin.accepted[-1].body
+    assert [m.status for m in messages_of(runtime.sessions, appt)] == ["sent", "cancelled"]
+    assert inbound_rows(runtime.sessions)[-1].kind == "opt_out"
+
+
+def test_a_wrong_number_opts_out_and_says_so_for_staff(client: TestClient, runtime: Runtime) -> None:
+    reminded_appointment(runtime)
+    text(client, "stop, wrong number")
+    process_all(runtime)
+    with runtime.sessions() as session:
+        patient = session.scalars(select(Patient)).one()
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "patient.opt_out")).one()
+    assert patient.opted_out and patient.opt_out_source == "sms: wrong number"
+    assert entry.patient_id == patient.id
+
+
 def test_yes_opts_back_in_only_a_patient_who_opted_out(client: TestClient, runtime: Runtime) -> None:
     reminded_appointment(runtime)
     text(client, "yes")

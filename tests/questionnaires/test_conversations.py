@@ -16,7 +16,7 @@ from tests.inbound.test_replies import process_all
 from tests.twilio_standin import StandIn
 from tests.webhooks import inbound_form, signed
 from worker.db.engine import transaction
-from worker.db.models import Appointment, Message, QuestionnaireRun, SafetyAlert, utcnow
+from worker.db.models import Appointment, Message, Patient, QuestionnaireRun, SafetyAlert, utcnow
 from worker.outbound.manual import queue_checkin
 from worker.outbound.sending import deliver
 from worker.questionnaires.results import result_rows
@@ -173,6 +173,21 @@ def test_stop_in_the_middle_of_a_run_stops_it_and_nothing_more_is_asked(
     chat.say("2")
     assert len(standin.accepted) == sent
     assert [r.status for r in runs(rt)] == ["stopped"]
+
+
+@pytest.mark.parametrize(("questionnaire", "words"), [("phq9", "please stop"), ("gad7", "STOP please")])
+def test_a_stop_in_the_patients_own_words_ends_the_run_with_one_confirmation(
+    chat: Chat, rt: Runtime, standin: StandIn, questionnaire: str, words: str
+) -> None:
+    pid = add_patient(rt.sessions, rt.settings, PHONE)
+    chat.start(questionnaire, pid)
+    chat.say("1")
+    before = len(standin.accepted)
+    assert "no more texts" in chat.say(words)
+    assert len(standin.accepted) == before + 1  # the confirmation, and no question asked again
+    assert [r.status for r in runs(rt)] == ["stopped"]
+    with rt.sessions() as session:
+        assert session.get_one(Patient, pid).opted_out
 
 
 def test_help_wins_over_an_answer(chat: Chat, rt: Runtime) -> None:

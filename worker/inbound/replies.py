@@ -21,6 +21,7 @@ from worker.db import audit
 from worker.db.aftercommit import log_on_commit
 from worker.db.models import Appointment, InboundMessage, Message, Patient
 from worker.enums import ACTIVE_APPOINTMENT, AppointmentStatus, MessageKind, MessageStatus
+from worker.language import opt_out
 from worker.language.keywords import Keyword, classify
 from worker.lib.phones import normalise_sender
 from worker.messages.outbox import queue_now
@@ -151,7 +152,13 @@ def process_inbound(
     inbound = session.get_one(InboundMessage, inbound_id)
     sender = normalise_sender(inbound.from_number)
     patient = session.scalar(select(Patient).where(Patient.phone == sender)) if sender else None
-    result = _act(session, settings, catalogue, inbound, patient, classify(inbound.body), now)
+    keyword = classify(inbound.body)
+    # Said in the patient's own words ("please stop", "no me manden más mensajes"): the same
+    # opt-out, which Twilio's own keyword handling does not see or answer.
+    natural = opt_out.read(inbound.body) if keyword is None else None
+    if natural is not None:
+        keyword = Keyword.OPT_OUT
+    result = _act(session, settings, catalogue, inbound, patient, keyword, now, natural)
     inbound.kind = result.kind
     inbound.patient_id = patient.id if patient else None
     audit.record(
@@ -174,16 +181,17 @@ def _act(
     patient: Patient | None,
     keyword: Keyword | None,
     now: datetime,
+    natural: str | None = None,
 ) -> Processed:
     """An ACK from on-call first; STOP, START and HELP, whoever sends them; then what a
-    patient's text means."""
+    patient's text means. `natural` is the rule that read an opt-out in the patient's words."""
     sender = normalise_sender(inbound.from_number)
     is_ack, alert_id = ack_id(inbound.body)
     if is_ack and patient is None and sender is not None and is_staff_number(settings, sender):
         acked = acknowledge_by_text(session, settings, sender, alert_id, inbound.id, now)
         return Processed(ACK if acked.acknowledged is not None else ACK_UNMATCHED, acked.replies)
     if keyword == Keyword.OPT_OUT:
-        return _opt_out(session, settings, inbound, patient, now)
+        return _opt_out(session, settings, inbound, patient, now, natural)
     if keyword == Keyword.OPT_IN or (keyword == Keyword.YES and patient is not None and patient.opted_out):
         return _opt_in(session, settings, inbound, patient, now)
     if keyword == Keyword.HELP:
@@ -217,12 +225,21 @@ def _patient_text(
 
 
 def _opt_out(
-    session: Session, settings: Settings, inbound: InboundMessage, patient: Patient | None, now: datetime
+    session: Session,
+    settings: Settings,
+    inbound: InboundMessage,
+    patient: Patient | None,
+    now: datetime,
+    natural: str | None = None,
 ) -> Processed:
+    """Opt the sender out. A wrong number is said in `opt_out_source` and the audit row, for
+    staff to correct the record."""
+    wrong = natural is not None and opt_out.wrong_number(inbound.body)
     if patient is not None:
         stop_active(session, patient.id, now)  # before the cancel: a check-in it releases is cancelled too
         if not patient.opted_out:
-            patient.opted_out, patient.opted_out_at, patient.opt_out_source = True, now, "sms"
+            source = "sms: wrong number" if wrong else "sms"
+            patient.opted_out, patient.opted_out_at, patient.opt_out_source = True, now, source
             audit.record(
                 session,
                 "sms",
@@ -230,9 +247,15 @@ def _opt_out(
                 patient_id=patient.id,
                 entity="inbound",
                 entity_id=inbound.id,
+                rule=natural or "keyword",
+                wrong_number=wrong,
             )
         cancel_pending_for_patient(session, patient.id, "patient opted out by text")
-    return Processed(OPT_OUT, _keyword_answer(session, settings, inbound, patient, "stop_ack", now))
+    # Twilio answers only its own keywords; an opt-out in other words is confirmed here always.
+    answers = _keyword_answer(
+        session, settings, inbound, patient, "stop_ack", now, always=natural is not None
+    )
+    return Processed(OPT_OUT, answers)
 
 
 def _opt_in(
@@ -326,8 +349,10 @@ def _keyword_answer(
     patient: Patient | None,
     template: str,
     now: datetime,
+    *,
+    always: bool = False,
 ) -> list[int]:
-    if not settings.keyword_replies:
+    if not settings.keyword_replies and not always:
         return []  # Twilio Advanced Opt-Out answers these itself on this account
     to_number = None if patient else normalise_sender(inbound.from_number)
     if patient is None and to_number is None:
