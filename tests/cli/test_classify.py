@@ -22,6 +22,7 @@ def run(
     # Nothing answers here: classify must not need them.
     env["CLINIC_DATABASE_URL"] = "postgresql+psycopg://nobody@127.0.0.1:1/none"
     env["CLINIC_REDIS_URL"] = "redis://127.0.0.1:1/0"
+    env["CLINIC_CLINIC_NAME"], env["CLINIC_CLINIC_PHONE"] = "Riverside Clinic", "+14155550100"
     if config is not None:
         env["CLINIC_CONFIG_DIR"] = str(config)
     return subprocess.run(
@@ -45,7 +46,105 @@ def test_classify_json_says_alert_category_rule_and_language(tmp_path: Path) -> 
         "category": "plan_or_means",
         "rule": "en.plan.pills_saved",
         "negated": False,
+        "intent": "unclear",
+        "intent_rule": "none",
+        "value": None,
+        "when": None,
+        "reply": SAFETY_EN,
     }
+
+
+SAFETY_EN = (
+    "If you are thinking about suicide or hurting yourself, call or text 988, or chat at 988lifeline.org. "
+    "If you are in immediate danger, call 911. You can also call Riverside Clinic at +14155550100. "
+    "These texts are not monitored around the clock."
+)
+Q3 = (
+    "3/10 Over the last 2 weeks, how often have you been bothered by: trouble falling or staying asleep, or "
+    "sleeping too much? 0 Not at all, 1 Several days, 2 More than half the days, 3 Nearly every day"
+)
+
+
+def classify_json(tmp_path: Path, *args: str) -> dict[str, object]:
+    done = run("replies", "classify", "--json", *args, tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert isinstance(result, dict)
+    return result
+
+
+def test_classify_during_a_phq9_item_reads_the_answer_and_shows_the_next_question(tmp_path: Path) -> None:
+    assert classify_json(tmp_path, "--during", "phq9:q2", "Over half the days") == {
+        "text": "Over half the days",
+        "language": "en",
+        "alert": False,
+        "category": None,
+        "rule": None,
+        "negated": False,
+        "intent": "answer",
+        "intent_rule": "answer",
+        "value": 2,
+        "when": None,
+        "reply": Q3,
+    }
+
+
+def test_classify_shows_the_hint_for_an_ambiguous_answer(tmp_path: Path) -> None:
+    result = classify_json(tmp_path, "--during", "phq9:q2", "2 days")
+    assert (result["intent"], result["intent_rule"], result["value"]) == (
+        "unclear",
+        "answer.ambiguous.days",
+        None,
+    )
+    assert str(result["reply"]).startswith(
+        "Please reply with the number of the answer, not a count of days: 0 Not at all, 1 Several days,"
+    )
+
+
+def test_classify_reads_an_opt_out_during_a_questionnaire_and_shows_the_confirmation(tmp_path: Path) -> None:
+    result = classify_json(tmp_path, "--during", "phq9:q3", "please stop")
+    assert (result["intent"], result["intent_rule"]) == ("opt_out", "en.opt_out.keyword")
+    assert (
+        result["reply"]
+        == "Riverside Clinic: you will get no more texts from us. Reply START to get them again."
+    )
+
+
+def test_classify_keeps_the_day_of_a_reschedule_request(tmp_path: Path) -> None:
+    result = classify_json(tmp_path, "--during", "reminder", "can we move it to thursday?")
+    assert (result["intent"], result["when"]) == ("reschedule", "thursday")
+    assert str(result["reply"]).startswith("Riverside Clinic: thank you, we will contact you")
+
+
+def test_classify_opted_out_yes_is_an_opt_in(tmp_path: Path) -> None:
+    assert classify_json(tmp_path, "--opted-out", "yes")["intent"] == "opt_in"
+    assert classify_json(tmp_path, "yes")["intent"] == "unclear"
+
+
+def test_classify_refuses_an_unknown_context_in_one_line(tmp_path: Path) -> None:
+    bad = run("replies", "classify", "--during", "phq9:q99", "2", tmp_path=tmp_path)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1
+    assert "--during 'phq9:q99': phq9 has no item 'q99'" in bad.stderr
+    unknown = run("replies", "classify", "--during", "nope:q1", "2", tmp_path=tmp_path)
+    assert unknown.returncode == 1 and "no questionnaire 'nope'" in unknown.stderr
+
+
+def test_classify_file_takes_the_context_per_line(tmp_path: Path) -> None:
+    lines = [
+        {"text": "never", "during": "gad7:q1"},
+        {"text": "Yep see u then", "during": "reminder"},
+        {"text": "START", "opted_out": True},
+    ]
+    done = run(
+        "replies", "classify", "--file", "-", tmp_path=tmp_path, stdin="\n".join(json.dumps(x) for x in lines)
+    )
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(r["intent"], r["value"]) for r in results] == [
+        ("answer", 0),
+        ("confirm", None),
+        ("opt_in", None),
+    ]
 
 
 def test_classify_prints_a_short_line_for_people(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ from tests.conftest import TEST_CIPHER, Cli
 from tests.webhooks import inbound_form
 from worker.db.engine import make_engine, session_factory, transaction
 from worker.db.models import utcnow
-from worker.inbound.replies import process_inbound, store_inbound
+from worker.inbound.replies import process_inbound
+from worker.inbound.store import store_inbound
 from worker.questionnaires.definitions import Catalogue
 from worker.settings import load_settings
 
@@ -61,3 +62,32 @@ def test_staff_opt_out_cancels_pending_messages_and_is_audited(cli: Cli) -> None
     assert back["opted_out"] is False
     # Opting back in brings back the reminders of upcoming appointments.
     assert sorted(m["status"] for m in cli.json("messages", "list")) == ["planned", "planned"]
+
+
+def test_needs_attention_lists_what_waits_for_a_person_and_resolve_takes_it_off(cli: Cli) -> None:
+    cli.run("patients", "add", "--name", "Ana", "--phone", "+12025550143")
+    _reply(cli, "Running 10 min late, sorry! 🙂", "+12025550143")  # no reminder to clarify: staff read it
+    _reply(cli, "do I need to fast before my visit?", "+12025550143")
+    _reply(cli, "C", "+12025550143")  # nothing to confirm
+    waiting = cli.json("replies", "list", "--needs-attention")
+    assert [(r["attention"], r["intent"]) for r in waiting] == [
+        ("unclear", "unclear"),
+        ("question", "question"),
+        ("no appointment to confirm", "unclear"),
+    ]
+    table = cli.run("replies", "list", "--needs-attention").stdout
+    assert "Replies that need a person" in table and "question" in table
+    first = waiting[0]["id"]
+    done = cli.json("replies", "resolve", str(first), "--by", "Dana", "--note", "called back")
+    assert (done["resolved_by"], done["resolution_note"]) == ("Dana", "called back")
+    assert [r["id"] for r in cli.json("replies", "list", "--needs-attention")] == [
+        w["id"] for w in waiting[1:]
+    ]
+    again = cli.run("replies", "resolve", str(first), "--by", "Sam", ok=False)
+    assert again.returncode == 1 and again.stderr.startswith("error: reply 1 was already resolved by Dana")
+    empty = cli.run("replies", "resolve", str(waiting[1]["id"]), "--by", " ", ok=False)
+    assert empty.returncode == 1 and "--by: give the name" in empty.stderr
+    missing = cli.run("replies", "resolve", "999", "--by", "Dana", ok=False)
+    assert missing.returncode == 1 and "no reply 999" in missing.stderr
+    audit = cli.json("audit", "list")
+    assert any(a["action"] == "reply.resolve" and a["actor"] == "Dana" for a in audit)

@@ -12,7 +12,7 @@ from tests.conftest import TEST_CIPHER, TEST_KEY, Cli
 from tests.webhooks import inbound_form
 from worker.db.engine import make_engine, session_factory, transaction
 from worker.db.models import utcnow
-from worker.inbound.replies import store_inbound
+from worker.inbound.store import store_inbound
 from worker.lib.crypto import Cipher, DecryptError
 from worker.lib.errors import ConfigError
 from worker.settings import load_settings

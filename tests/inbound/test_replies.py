@@ -17,7 +17,7 @@ from tests.twilio_standin import StandIn
 from tests.webhooks import MultiDict, inbound_form, signed
 from worker.db.engine import transaction
 from worker.db.models import Appointment, AuditEntry, InboundMessage, Message, Patient, utcnow
-from worker.inbound.replies import unprocessed
+from worker.inbound.store import unprocessed
 from worker.jobs.tasks import _process
 from worker.outbound.dispatch import claim_due
 from worker.outbound.sending import deliver
@@ -163,11 +163,11 @@ def test_yes_opts_back_in_only_a_patient_who_opted_out(client: TestClient, runti
     reminded_appointment(runtime)
     text(client, "yes")
     process_all(runtime)
-    assert inbound_rows(runtime.sessions)[-1].kind == "unmatched"
+    assert inbound_rows(runtime.sessions)[-1].kind == "confirm"  # to a reminder, yes confirms
     text(client, "STOP")
     text(client, "Yes")
     process_all(runtime)
-    assert [r.kind for r in inbound_rows(runtime.sessions)] == ["unmatched", "opt_out", "opt_in"]
+    assert [r.kind for r in inbound_rows(runtime.sessions)] == ["confirm", "opt_out", "opt_in"]
 
 
 def test_help_is_answered_with_the_clinic_name_and_phone_even_after_opt_out(
@@ -191,12 +191,22 @@ def test_unknown_number_is_stored_and_answered_only_for_stop_and_help(
     assert len(standin.accepted_to(stranger)) == 2
 
 
-def test_other_text_is_kept_unmatched_for_staff(client: TestClient, runtime: Runtime) -> None:
-    reminded_appointment(runtime)
-    text(client, "Can we do 3pm instead? 🙂 שלום")
-    assert process_all(runtime) == []
-    [row] = inbound_rows(runtime.sessions)
-    assert (row.kind, row.body) == ("unmatched", "Can we do 3pm instead? 🙂 שלום")
+def test_an_unclear_reply_to_a_reminder_is_asked_once_then_kept_for_staff(
+    client: TestClient, runtime: Runtime, standin: StandIn
+) -> None:
+    appt = reminded_appointment(runtime)
+    text(client, "hmm שלום")
+    assert process_all(runtime) == ["sent"]
+    assert "Reply C to confirm your appointment" in standin.accepted_to(PHONE)[-1].body
+    text(client, "hmm my sister has the car")
+    assert process_all(runtime) == []  # asked once per appointment: now a person reads it
+    first, second = inbound_rows(runtime.sessions)
+    assert (first.kind, first.attention, first.appointment_id) == ("clarify", None, appt)
+    assert (second.kind, second.attention, second.body) == (
+        "unmatched",
+        "unclear",
+        "hmm my sister has the car",
+    )
 
 
 def test_the_same_message_sid_twice_stores_one_reply_and_acts_once(

@@ -3,7 +3,6 @@ someone else, the past), idioms, severity, language, and rule file errors with l
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -383,13 +382,12 @@ def test_new_phrasings_alert_in_their_category(text: str, category: str) -> None
     assert found.alert and found.category == category, found
 
 
-def test_thousands_of_texts_are_screened_in_well_under_a_few_seconds() -> None:
+def test_thousands_of_texts_alert_exactly_for_the_crisis_ones() -> None:
+    # The speed is measured by scripts/screening_rate.py (a benchmark, not a timed test).
     texts = [f"text {n}: i really want to honestly die, kms" for n in range(1500)]
     texts += [f"running {n} min late, the traffic is killing me" for n in range(1500)]
-    started = time.perf_counter()
     found = [SCREENER.screen(t) for t in texts]
-    assert sum(f.alert for f in found) == 1500
-    assert time.perf_counter() - started < 3.0
+    assert [f.alert for f in found] == [True] * 1500 + [False] * 1500
 
 
 # ------------------------------------------------------------------ the rule file

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from worker.lib.errors import InputError
+from worker.lib.segments import cost
 from worker.messages.templates import format_when, load_templates
 from worker.settings import load_settings
 
@@ -24,6 +25,28 @@ def test_shipped_reminders_end_with_reply_options_and_never_say_cancel() -> None
         text = templates.render("reminder", language, clinic_name="X", clinic_phone="", when="w")
         assert "CANCEL" not in text.upper().replace("CANCELAR", "")
         assert len(text) + len("Riverside Clinic on Tue Dec 1 at 3:30 PM") <= 160
+
+
+def test_help_names_message_and_data_rates_in_both_languages() -> None:
+    templates = load_templates(load_settings(config_dir=None))
+    values = {"clinic_name": "Riverside Clinic", "clinic_phone": "+14155550100", "when": ""}
+    assert templates.render("help", "en", **values).endswith("Msg&data rates may apply.")
+    assert templates.render("help", "es", **values).endswith("Pueden aplicarse tarifas de mensajes y datos.")
+
+
+def test_the_clarification_and_question_answers_fit_one_segment_and_the_desk_text_holds_an_id_only() -> None:
+    templates = load_templates(load_settings(config_dir=None))
+    values = {
+        "clinic_name": "Riverside Clinic",
+        "clinic_phone": "+14155550100",
+        "when": "on Thu Dec 10 at 2:00 PM",
+    }
+    for name in ("reminder_clarify", "question_ack"):
+        for language in ("en", "es"):
+            cost_of = cost(templates.render(name, language, **values))
+            assert (cost_of.encoding, cost_of.segments) == ("GSM-7", 1), (name, language, cost_of)
+    desk = templates.render("front_desk_attention", "en", reply_id="42", **values)
+    assert desk == "clinic-worker: reply 42 needs a person. See replies list --needs-attention."
 
 
 def test_unknown_language_falls_back_to_english() -> None:

@@ -77,7 +77,7 @@ def test_a_message_that_reaches_a_worker_inside_quiet_hours_is_placed_again_not_
 def test_answers_to_the_patient_are_not_held_by_quiet_hours(quiet_now: Any, standin: StandIn) -> None:
     from tests.inbound.test_replies import process_all
     from tests.webhooks import inbound_form
-    from worker.inbound.replies import store_inbound
+    from worker.inbound.store import store_inbound
 
     rt = quiet_now
     add_patient(rt.sessions, rt.settings, "+12025550143", timezone="UTC")

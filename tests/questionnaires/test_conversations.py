@@ -91,9 +91,9 @@ def alerts(rt: Runtime) -> list[SafetyAlert]:
 def test_phq9_with_a_mistyped_answer_ends_with_the_right_total_and_band(chat: Chat, rt: Runtime) -> None:
     pid = add_patient(rt.sessions, rt.settings, PHONE)
     first = chat.start("phq9", pid)
-    assert first.startswith("Riverside Clinic: a 10-question check-in") and "1/10" in first
+    assert first.startswith("Riverside Clinic: up to 10 questions") and "1/10" in first
     assert "2/10" in chat.say("2")
-    reask = chat.say("sometimes?")  # not a valid answer: asked again with a hint
+    reask = chat.say("whatever")  # not a valid answer: asked again with a hint
     assert reask.startswith("Please reply with one number: 0, 1, 2, 3.") and "2/10" in reask
     steps = [
         ("1", "3/10"),
@@ -188,6 +188,40 @@ def test_a_stop_in_the_patients_own_words_ends_the_run_with_one_confirmation(
     assert [r.status for r in runs(rt)] == ["stopped"]
     with rt.sessions() as session:
         assert session.get_one(Patient, pid).opted_out
+
+
+def test_opting_out_when_asked_item_9_tells_on_call_the_item_was_left_unanswered(
+    chat: Chat, rt: Runtime, standin: StandIn
+) -> None:
+    pid = add_patient(rt.sessions, rt.settings, PHONE)
+    chat.start("phq9", pid)
+    for _ in range(8):
+        chat.say("0")
+    assert "9/10" in standin.accepted_to(PHONE)[-1].body
+    chat.say("stop texting me")
+    [alert] = alerts(rt)
+    assert (alert.category, alert.summary) == (
+        "unanswered_safety_item",
+        "PHQ-9 item 9 unanswered (opted out)",
+    )
+    assert [r.status for r in runs(rt)] == ["stopped"]
+
+
+def test_an_ambiguous_reply_is_asked_again_with_what_was_unclear(chat: Chat, rt: Runtime) -> None:
+    pid = add_patient(rt.sessions, rt.settings, PHONE)
+    chat.start("gad7", pid)
+    assert chat.say("1-2").startswith("Please pick one answer: 0 Not at all, 1 Several days,")
+    assert chat.say("yes").startswith("Please say how often, with one number:")
+    assert "2/8" in chat.say("most days")
+
+
+def test_the_difficulty_item_is_skipped_when_no_problem_was_checked(chat: Chat, rt: Runtime) -> None:
+    pid = add_patient(rt.sessions, rt.settings, PHONE)
+    chat.start("gad7", pid)
+    for _ in range(6):
+        chat.say("never")
+    assert chat.say("Not at all").startswith("Thank you.")
+    assert [(r.status, r.score) for r in runs(rt)] == [("completed", 0)]
 
 
 def test_help_wins_over_an_answer(chat: Chat, rt: Runtime) -> None:

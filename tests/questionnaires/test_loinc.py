@@ -1,5 +1,5 @@
-"""The LOINC codes of the shipped instruments, pinned to LOINC's own answer lists: LL361-7
-(PHQ-9 and GAD-7 frequency answers) and LL358-3 (the difficulty item), whose last two
+"""The LOINC codes of the shipped instruments, pinned to LOINC's own answer lists: LL358-3
+(PHQ-9 and GAD-7 frequency answers) and LL359-1 (the difficulty item), whose last two
 codes are easy to swap (LA6575-0 is "Very difficult", LA6574-3 "Extremely difficult")."""
 
 from __future__ import annotations

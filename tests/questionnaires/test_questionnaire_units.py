@@ -8,18 +8,15 @@ from pathlib import Path
 import pytest
 
 from worker.lib.errors import InputError
-from worker.questionnaires.definitions import load_catalogue, load_file
+from worker.questionnaires.definitions import load_catalogue, load_file, next_item
 from worker.questionnaires.parsing import INVALID, parse_answer
 from worker.questionnaires.scoring import progress, score
+from worker.questionnaires.texts import MAX_SEGMENTS, text_costs
 from worker.settings import bundled_config_dir
 
 CONFIG = bundled_config_dir()
 CATALOGUE = load_catalogue(CONFIG / "questionnaires")
 PHQ9, GAD7, CHECKIN = (CATALOGUE.get(q) for q in ("phq9", "gad7", "checkin"))
-GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
-    "abcdefghijklmnopqrstuvwxyzäöñüà"
-)
 
 
 def test_shipped_questionnaires_have_the_standard_items_bands_and_safety_rule() -> None:
@@ -34,11 +31,43 @@ def test_shipped_questionnaires_have_the_standard_items_bands_and_safety_rule() 
         assert all(set(item.prompt) == {"en", "es"} for item in q.items)
 
 
-def test_english_questions_fit_one_plain_sms_segment() -> None:
+def test_every_question_and_reask_is_plain_gsm_and_at_most_three_segments_in_both_languages() -> None:
     for q in (PHQ9, GAD7, CHECKIN):
-        for item in q.items:
-            text = item.prompt["en"]
-            assert len(text) <= 160 and set(text) <= GSM7, (q.id, item.id, len(text))
+        costs = text_costs(CATALOGUE, q.id, "Riverside Clinic")
+        assert {c.language for c in costs} == {"en", "es"}
+        for c in costs:
+            assert c.cost.encoding == "GSM-7" and c.cost.segments <= MAX_SEGMENTS, (
+                c.template,
+                c.language,
+                c.cost,
+            )
+
+
+def test_items_carry_the_published_wording_in_english_and_us_spanish() -> None:
+    stem = "Over the last 2 weeks, how often have you been bothered by:"
+    assert all(stem in i.prompt["en"] for i in PHQ9.items if i.scored)
+    assert "trouble falling or staying asleep, or sleeping too much?" in PHQ9.item("q3").prompt["en"]
+    assert "let yourself or your family down" in PHQ9.item("q6").prompt["en"]
+    assert "fracaso" in PHQ9.item("q6").prompt["es"]
+    q8 = PHQ9.item("q8").prompt["en"]
+    assert "so slowly that other people could have noticed" in q8 and "fidgety" in q8
+    assert "0 Ningun dia" in PHQ9.item("q1").prompt["es"]
+    assert PHQ9.item("q1").options[0].label == {"en": "Not at all", "es": "Ningún día"}
+    assert (
+        GAD7.item("q1")
+        .prompt["en"]
+        .endswith(
+            "feeling nervous, anxious or on edge? 0 Not at all, 1 Several days, 2 More than half the days, "
+            "3 Nearly every day"
+        )
+    )
+
+
+def test_the_difficulty_item_is_asked_only_after_a_problem_was_checked() -> None:
+    nothing = {f"q{n}": 0 for n in range(1, 10)}
+    assert next_item(PHQ9, "q9", nothing) is None
+    assert next_item(PHQ9, "q9", nothing | {"q4": 1}) == PHQ9.item("difficulty")
+    assert next_item(GAD7, "q7", {f"q{n}": 0 for n in range(1, 8)}) is None
 
 
 @pytest.mark.parametrize(
@@ -51,7 +80,7 @@ def test_english_questions_fit_one_plain_sms_segment() -> None:
         ("0", 0),
         ("3!", 3),
         ("4", INVALID),
-        ("two", INVALID),
+        ("two", 2),
         ("", INVALID),
         ("12", INVALID),
         ("2.5", INVALID),

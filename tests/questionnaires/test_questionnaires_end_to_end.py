@@ -66,9 +66,9 @@ def test_phq9_by_text_scores_right_and_danger_reaches_patient_and_on_call_within
 
     cli("questionnaires", "start", "--patient", str(pid), "phq9")
     eventually(lambda: any("1/10" in t for t in texts_to(PHONE)), timeout=10)
-    for answer in ["2", "two", "1", "1", "1", "3", "1", "0", "2"]:  # "two" is re-asked
+    for answer in ["2", "2 days", "1", "1", "1", "3", "1", "0", "2"]:  # "2 days" is asked again
         say(answer)
-    assert texts_to(PHONE)[2].startswith("Please reply with one number")
+    assert texts_to(PHONE)[2].startswith("Please reply with the number of the answer, not a count of days")
     started = time.monotonic()
     say("1")  # item 9
     eventually(lambda: any("988" in t for t in texts_to(PHONE)) and texts_to(ONCALL), timeout=5)

@@ -18,7 +18,8 @@ from worker.language.rules import RuleFileError
 from worker.lib.errors import InputError, NotFound
 from worker.outbound.manual import queue_checkin
 from worker.questionnaires import results as results_mod
-from worker.questionnaires.definitions import Catalogue, load_catalogue, pick
+from worker.questionnaires.definitions import Catalogue, item_text, load_catalogue
+from worker.questionnaires.texts import MAX_SEGMENTS, text_costs
 from worker.runtime import CRISIS_RULES, load_crisis_screener
 from worker.settings import config_file
 
@@ -53,6 +54,7 @@ def validate(
     catalogue = load_catalogue(folder or config_file(cli.settings, "questionnaires"))
     for questionnaire in catalogue.by_id.values():
         say(f"ok  {questionnaire.source}: {questionnaire.id}, {len(questionnaire.items)} items")
+        _print_costs(catalogue, questionnaire.id, cli.settings.clinic_name)
     try:
         screener = load_crisis_screener(cli.settings)
     except RuleFileError as exc:
@@ -68,6 +70,19 @@ def validate(
         )
     else:
         say("--  crisis_model.json: none; the rules read texts alone")
+
+
+def _print_costs(catalogue: Catalogue, questionnaire_id: str, clinic_name: str) -> None:
+    """Per text: length, encoding and segments; a warning over MAX_SEGMENTS."""
+    for text in text_costs(catalogue, questionnaire_id, clinic_name):
+        c = text.cost
+        line = (
+            f"{text.template:<26} {text.language}  {c.length:>4} chars  {c.encoding}  {c.segments} segment(s)"
+        )
+        if c.segments > MAX_SEGMENTS:
+            say(f"warn  {line}: over {MAX_SEGMENTS} segments, shorten it")
+        else:
+            say(f"      {line}")
 
 
 @app.command("start")
@@ -173,7 +188,7 @@ def results_show(ctx: typer.Context, run_id: int, as_json: JsonFlag = False) -> 
     questionnaire = catalogue.get(row["questionnaire"])
     for item in questionnaire.items:
         if item.id in row["answers"]:
-            say(f"  {item.id:<12} {row['answers'][item.id]!s:<8} {pick(item.prompt, 'en')[:70]}")
+            say(f"  {item.id:<12} {row['answers'][item.id]!s:<8} {item_text(item, 'en')}")
 
 
 @results_app.command("export")

@@ -193,6 +193,7 @@ class InboundMessage(Base):
     __table_args__ = (
         Index("ix_inbound_unprocessed", "processed_at", "received_at"),
         Index("ix_inbound_patient_received", "patient_id", "received_at"),
+        Index("ix_inbound_attention", "attention", "resolved_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -209,6 +210,14 @@ class InboundMessage(Base):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
     kind: Mapped[str | None] = mapped_column(String(32))
+    intent: Mapped[str | None] = mapped_column(String(16))  # worker.inbound.intents.INTENTS
+    intent_rule: Mapped[str | None] = mapped_column(String(64))  # the rule that read it
+    # Why a person must read it (None: nobody needs to); off the list once resolved.
+    attention: Mapped[str | None] = mapped_column(String(32))
+    attention_detail: Mapped[str | None] = mapped_column(EncryptedText)  # "thursday": the patient's words
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    resolution_note: Mapped[str | None] = mapped_column(EncryptedText)
 
 
 class StatusEvent(Base):

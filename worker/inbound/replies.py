@@ -1,32 +1,28 @@
-"""Inbound texts: stored raw first, processed afterwards (by a task, or by the sweep when the
-task was never queued), exactly once each."""
+"""Inbound texts, after they are stored (worker.inbound.store): processed by a task, or by
+the sweep when the task was never queued, exactly once each; what each means is read by
+worker.inbound.intents and acted on here."""
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Table, exists, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import ReturningInsert
 
 from worker.clinic.records import cancel_pending_for_patient, replan_patient
 from worker.db import audit
 from worker.db.aftercommit import log_on_commit
 from worker.db.models import Appointment, InboundMessage, Message, Patient
 from worker.enums import ACTIVE_APPOINTMENT, AppointmentStatus, MessageKind, MessageStatus
-from worker.language import opt_out
-from worker.language.keywords import Keyword, classify
+from worker.inbound import attention, intents
+from worker.inbound.intents import Context, Reading, read_reply
+from worker.language.keywords import Keyword
 from worker.lib.phones import normalise_sender
 from worker.messages.outbox import queue_now
-from worker.questionnaires.definitions import Catalogue
-from worker.questionnaires.runs import active_run, stop_active, take_answer
+from worker.questionnaires.definitions import Catalogue, Item
+from worker.questionnaires.runs import active_run, stop_on_opt_out, take_answer
 from worker.safety.acks import ack_id, acknowledge_by_text, is_staff_number
 from worker.settings import Settings
 
@@ -36,95 +32,13 @@ log = logging.getLogger(__name__)
 OPT_OUT, OPT_IN, HELP = "opt_out", "opt_in", "help"
 CONFIRM, RESCHEDULE = "confirm", "reschedule"
 UNMATCHED, UNKNOWN_SENDER = "unmatched", "unknown_sender"
-UNMATCHED_KINDS: tuple[str, ...] = (UNMATCHED, UNKNOWN_SENDER)
+QUESTION, CLARIFY = "question", "clarify"  # a question for staff; a reminder reply asked again
+UNMATCHED_KINDS: tuple[str, ...] = (UNMATCHED, UNKNOWN_SENDER, QUESTION)
 ACK, ACK_UNMATCHED = "ack", "ack_unmatched"  # on-call acknowledging an alert by text
 # An ACK that matched no open alert is answered, and staff can still read it.
 UNMATCHED_KINDS = (*UNMATCHED_KINDS, ACK_UNMATCHED)
 
 _SENT = (MessageStatus.SENT, MessageStatus.DELIVERED)
-
-
-def store_inbound(
-    session: Session, form: Mapping[str, Sequence[str]], source: str, now: datetime
-) -> int | None:
-    """Insert the raw message unless its MessageSid is already stored; its id if it was new."""
-    return store_inbound_many(session, [form], source, now).get(form["MessageSid"][-1])
-
-
-def store_inbound_many(
-    session: Session, forms: Sequence[Mapping[str, Sequence[str]]], source: str, now: datetime
-) -> dict[str, int]:
-    """Insert each raw message whose MessageSid is not stored yet, in one statement.
-
-    Returns {MessageSid: id} for the rows this call inserted; a SID already stored (a
-    Twilio retry), or repeated within `forms`, is inserted once and only the first time.
-    """
-    rows: dict[str, dict[str, object]] = {}
-    for form in forms:
-        row = _inbound_row(form, source, now)
-        rows.setdefault(str(row["message_sid"]), row)
-    statement = _insert_new_inbound(session.get_bind().dialect.name)
-    # A Core insert on the session's connection: the webhook's hot path needs no ORM
-    # bookkeeping. RETURNING, not rowcount: psycopg reports -1 for INSERT ... DO NOTHING,
-    # and SQLAlchemy sends many rows as one multi-row INSERT ("insertmanyvalues"). In SID
-    # order: two web processes inserting the same retried SIDs wait for each other in the
-    # same order, so they cannot deadlock.
-    result = session.connection().execute(statement, [rows[sid] for sid in sorted(rows)])
-    return {sid: id_ for id_, sid in result.all()}
-
-
-@functools.cache
-def _insert_new_inbound(dialect: str) -> ReturningInsert[int, str]:
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    table = cast(Table, InboundMessage.__table__)
-    return (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["message_sid"])
-        .returning(table.c.id, table.c.message_sid)
-    )
-
-
-def _inbound_row(form: Mapping[str, Sequence[str]], source: str, now: datetime) -> dict[str, object]:
-    values = {k: v[-1] for k, v in form.items() if v}
-    return {
-        "message_sid": values["MessageSid"],
-        "account_sid": values.get("AccountSid", ""),
-        "from_number": values.get("From", ""),
-        "to_number": values.get("To", ""),
-        "body": values.get("Body", ""),
-        "num_media": _int(values.get("NumMedia", "0")),
-        "params": {k: list(v) for k, v in form.items() if k != "Body"},
-        "source": source,
-        "received_at": now,
-    }
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        return 0
-
-
-def inbound_ids(session: Session, message_sids: Sequence[str]) -> dict[str, int]:
-    """{MessageSid: id} for those of these SIDs that are stored."""
-    rows = session.execute(
-        select(InboundMessage.message_sid, InboundMessage.id).where(
-            InboundMessage.message_sid.in_(set(message_sids))
-        )
-    )
-    return {sid: id_ for sid, id_ in rows}
-
-
-def unprocessed(session: Session, older_than: datetime, limit: int = 500) -> list[int]:
-    return list(
-        session.scalars(
-            select(InboundMessage.id)
-            .where(InboundMessage.processed_at.is_(None), InboundMessage.received_at <= older_than)
-            .order_by(InboundMessage.received_at)
-            .limit(limit)
-        )
-    )
 
 
 @dataclass
@@ -152,15 +66,11 @@ def process_inbound(
     inbound = session.get_one(InboundMessage, inbound_id)
     sender = normalise_sender(inbound.from_number)
     patient = session.scalar(select(Patient).where(Patient.phone == sender)) if sender else None
-    keyword = classify(inbound.body)
-    # Said in the patient's own words ("please stop", "no me manden más mensajes"): the same
-    # opt-out, which Twilio's own keyword handling does not see or answer.
-    natural = opt_out.read(inbound.body) if keyword is None else None
-    if natural is not None:
-        keyword = Keyword.OPT_OUT
-    result = _act(session, settings, catalogue, inbound, patient, keyword, now, natural)
-    inbound.kind = result.kind
+    reading = read_reply(inbound.body, _context(session, catalogue, patient, now))
     inbound.patient_id = patient.id if patient else None
+    inbound.intent, inbound.intent_rule = reading.intent, reading.rule[:64]
+    result = _act(session, settings, catalogue, inbound, patient, reading, now)
+    inbound.kind = result.kind
     audit.record(
         session,
         "sms",
@@ -173,32 +83,52 @@ def process_inbound(
     return result
 
 
+def _context(session: Session, catalogue: Catalogue, patient: Patient | None, now: datetime) -> Context:
+    """What the text can be an answer to: the waiting questionnaire item, a reminded visit."""
+    if patient is None:
+        return Context()
+    run = active_run(session, patient.id)
+    item: Item | None = None
+    if run is not None and run.current_item:
+        item = catalogue.get(run.questionnaire).item(run.current_item)
+    reminded = next_reminded_appointment(session, patient.id, now) is not None
+    return Context(item, reminded, patient.opted_out)
+
+
+_KEYWORDS = {intents.OPT_OUT: Keyword.OPT_OUT, intents.OPT_IN: Keyword.OPT_IN, intents.HELP: Keyword.HELP}
+
+
 def _act(
     session: Session,
     settings: Settings,
     catalogue: Catalogue,
     inbound: InboundMessage,
     patient: Patient | None,
-    keyword: Keyword | None,
+    reading: Reading,
     now: datetime,
-    natural: str | None = None,
 ) -> Processed:
     """An ACK from on-call first; STOP, START and HELP, whoever sends them; then what a
-    patient's text means. `natural` is the rule that read an opt-out in the patient's words."""
+    patient's text means (worker.inbound.intents)."""
+    keyword = _KEYWORDS.get(reading.intent)
+    natural = None if reading.rule == "keyword" else reading.rule
     sender = normalise_sender(inbound.from_number)
     is_ack, alert_id = ack_id(inbound.body)
     if is_ack and patient is None and sender is not None and is_staff_number(settings, sender):
         acked = acknowledge_by_text(session, settings, sender, alert_id, inbound.id, now)
         return Processed(ACK if acked.acknowledged is not None else ACK_UNMATCHED, acked.replies)
     if keyword == Keyword.OPT_OUT:
-        return _opt_out(session, settings, inbound, patient, now, natural)
-    if keyword == Keyword.OPT_IN or (keyword == Keyword.YES and patient is not None and patient.opted_out):
-        return _opt_in(session, settings, inbound, patient, now)
+        return _opt_out(session, settings, catalogue, inbound, patient, now, natural)
+    if keyword == Keyword.OPT_IN:
+        return _opt_in(session, settings, inbound, patient, now, always=natural is not None)
     if keyword == Keyword.HELP:
-        return Processed(HELP, _keyword_answer(session, settings, inbound, patient, "help", now))
+        answer = _keyword_answer(session, settings, inbound, patient, "help", now, always=natural is not None)
+        return Processed(HELP, answer)
     if patient is None:
+        # Perhaps a patient writing from a new phone: listed for a person, no front-desk text
+        # (anyone can text the number).
+        attention.flag(session, inbound, attention.UNKNOWN_SENDER, None, lambda: None)
         return Processed(UNKNOWN_SENDER)
-    return _patient_text(session, settings, catalogue, inbound, patient, keyword, now)
+    return _patient_text(session, settings, catalogue, inbound, patient, reading, now)
 
 
 def _patient_text(
@@ -207,26 +137,104 @@ def _patient_text(
     catalogue: Catalogue,
     inbound: InboundMessage,
     patient: Patient,
-    keyword: Keyword | None,
+    reading: Reading,
     now: datetime,
 ) -> Processed:
-    appointment_words = keyword in (Keyword.CONFIRM, Keyword.RESCHEDULE)
+    about_the_visit = reading.intent in (intents.CONFIRM, intents.RESCHEDULE)
     run = active_run(session, patient.id)
     if run is not None:
-        # A valid answer wins over C/R; C or R that is not a valid answer is an appointment reply.
-        turn = take_answer(
-            session, settings, catalogue, run, inbound, patient, now, fallback=appointment_words
-        )
+        # A valid answer wins over C/R; a visit reply that is not a valid answer is one.
+        turn = take_answer(session, settings, catalogue, run, inbound, patient, now, fallback=about_the_visit)
         if turn is not None:
-            return Processed(turn.kind, turn.replies)
-    if keyword is not None and appointment_words:
-        return _appointment_reply(session, settings, inbound, patient, keyword, now)
-    return Processed(UNMATCHED)
+            flagged = _flag_question(session, settings, inbound, patient, reading, now)
+            if turn.gave_up:  # the item stays unanswered: someone should know why
+                flagged += _flag(session, settings, inbound, patient, attention.NO_ANSWER, None, now)
+            return Processed(turn.kind, turn.replies + flagged)
+    if about_the_visit:
+        return _appointment_reply(session, settings, inbound, patient, reading, now)
+    if reading.intent == intents.QUESTION:
+        replies = _flag_question(session, settings, inbound, patient, reading, now)
+        return Processed(QUESTION, replies + _question_ack(session, settings, inbound, patient, now))
+    if reading.rule.endswith(".no_reminder"):  # "C" or "yes" with nothing to confirm
+        return Processed(
+            UNMATCHED, _flag(session, settings, inbound, patient, attention.NO_APPOINTMENT, None, now)
+        )
+    return _unclear(session, settings, inbound, patient, now)
+
+
+def _flag_question(
+    session: Session,
+    settings: Settings,
+    inbound: InboundMessage,
+    patient: Patient,
+    reading: Reading,
+    now: datetime,
+) -> list[int]:
+    if reading.intent != intents.QUESTION:
+        return []
+    return _flag(session, settings, inbound, patient, attention.QUESTION, None, now)
+
+
+def _question_ack(
+    session: Session, settings: Settings, inbound: InboundMessage, patient: Patient, now: datetime
+) -> list[int]:
+    """At most one a day: a chatty patient is not answered by a robot every time."""
+    key = f"patient:{patient.id}:question_ack:{now:%Y-%m-%d}"
+    if session.scalar(select(Message.id).where(Message.key == key)) is not None:
+        return []
+    return [
+        queue_now(
+            session, key=key, kind=MessageKind.REPLY, template="question_ack", now=now,
+            lease=settings.claim_lease, patient_id=patient.id,
+        ).id
+    ]  # fmt: skip
+
+
+def _unclear(
+    session: Session, settings: Settings, inbound: InboundMessage, patient: Patient, now: datetime
+) -> Processed:
+    """A reply to a reminder that is neither yes nor no is asked once per appointment; after
+    that, or with no reminder to answer, a person reads it."""
+    appointment = next_reminded_appointment(session, patient.id, now)
+    if appointment is not None:
+        inbound.appointment_id = appointment.id
+        key = f"appointment:{appointment.id}:clarify"
+        if session.scalar(select(Message.id).where(Message.key == key)) is None:
+            clarify = queue_now(
+                session, key=key, kind=MessageKind.REPLY, template="reminder_clarify", now=now,
+                lease=settings.claim_lease, patient_id=patient.id, appointment_id=appointment.id,
+            )  # fmt: skip
+            return Processed(CLARIFY, [clarify.id])
+    return Processed(UNMATCHED, _flag(session, settings, inbound, patient, attention.UNCLEAR, None, now))
+
+
+def _flag(
+    session: Session,
+    settings: Settings,
+    inbound: InboundMessage,
+    patient: Patient | None,
+    reason: str,
+    detail: str | None,
+    now: datetime,
+    template: str = "front_desk_attention",
+) -> list[int]:
+    """On the needs-attention list, and one text to the front desk (an id, nothing else)."""
+
+    def notify() -> int | None:
+        if not settings.front_desk_number:
+            return None
+        return _queue(
+            session, settings, inbound, patient, template, MessageKind.STAFF_NOTICE, now,
+            appointment_id=inbound.appointment_id, to_number=settings.front_desk_number,
+        )  # fmt: skip
+
+    return attention.flag(session, inbound, reason, detail, notify)
 
 
 def _opt_out(
     session: Session,
     settings: Settings,
+    catalogue: Catalogue,
     inbound: InboundMessage,
     patient: Patient | None,
     now: datetime,
@@ -234,9 +242,13 @@ def _opt_out(
 ) -> Processed:
     """Opt the sender out. A wrong number is said in `opt_out_source` and the audit row, for
     staff to correct the record."""
-    wrong = natural is not None and opt_out.wrong_number(inbound.body)
+    wrong = natural is not None and ("wrong_number" in natural or "equivocado" in natural)
+    flagged: list[int] = []
+    if wrong:  # staff correct the record: the patient may not have this phone any more
+        flagged = _flag(session, settings, inbound, patient, attention.WRONG_NUMBER, None, now)
     if patient is not None:
-        stop_active(session, patient.id, now)  # before the cancel: a check-in it releases is cancelled too
+        # Before the cancel: a check-in the run releases is cancelled too.
+        flagged += stop_on_opt_out(session, settings, catalogue, patient, inbound.id, now)
         if not patient.opted_out:
             source = "sms: wrong number" if wrong else "sms"
             patient.opted_out, patient.opted_out_at, patient.opt_out_source = True, now, source
@@ -255,11 +267,17 @@ def _opt_out(
     answers = _keyword_answer(
         session, settings, inbound, patient, "stop_ack", now, always=natural is not None
     )
-    return Processed(OPT_OUT, answers)
+    return Processed(OPT_OUT, answers + flagged)
 
 
 def _opt_in(
-    session: Session, settings: Settings, inbound: InboundMessage, patient: Patient | None, now: datetime
+    session: Session,
+    settings: Settings,
+    inbound: InboundMessage,
+    patient: Patient | None,
+    now: datetime,
+    *,
+    always: bool = False,
 ) -> Processed:
     if patient is None:
         return Processed(UNKNOWN_SENDER)
@@ -270,7 +288,8 @@ def _opt_in(
     audit.record(
         session, "sms", "patient.opt_in", patient_id=patient.id, entity="inbound", entity_id=inbound.id
     )
-    return Processed(OPT_IN, _keyword_answer(session, settings, inbound, patient, "start_ack", now))
+    answer = _keyword_answer(session, settings, inbound, patient, "start_ack", now, always=always)
+    return Processed(OPT_IN, answer)
 
 
 def next_reminded_appointment(session: Session, patient_id: int, now: datetime) -> Appointment | None:
@@ -295,14 +314,16 @@ def _appointment_reply(
     settings: Settings,
     inbound: InboundMessage,
     patient: Patient,
-    keyword: Keyword,
+    reading: Reading,
     now: datetime,
 ) -> Processed:
+    confirm = reading.intent == intents.CONFIRM
     appointment = next_reminded_appointment(session, patient.id, now)
-    if appointment is None:
-        return Processed(UNMATCHED)  # nothing to confirm: staff read it
+    if appointment is None:  # nothing to confirm or move: a person reads it
+        reason = attention.NO_APPOINTMENT if confirm else attention.RESCHEDULE
+        flagged = _flag(session, settings, inbound, patient, reason, reading.when, now)
+        return Processed(UNMATCHED if confirm else RESCHEDULE, flagged)
     inbound.appointment_id = appointment.id
-    confirm = keyword == Keyword.CONFIRM
     appointment.status = AppointmentStatus.CONFIRMED if confirm else AppointmentStatus.RESCHEDULE_REQUESTED
     appointment.updated_at = now
     audit.record(
@@ -325,19 +346,16 @@ def _appointment_reply(
             appointment_id=appointment.id,
         )
     ]
-    if not confirm and settings.front_desk_number:
-        replies.append(
-            _queue(
-                session,
-                settings,
-                inbound,
-                patient,
-                "front_desk_reschedule",
-                MessageKind.STAFF_NOTICE,
-                now,
-                appointment_id=appointment.id,
-                to_number=settings.front_desk_number,
-            )
+    if not confirm:  # "thursday" kept for the front desk, encrypted like the text itself
+        replies += _flag(
+            session,
+            settings,
+            inbound,
+            patient,
+            attention.RESCHEDULE,
+            reading.when,
+            now,
+            "front_desk_reschedule",
         )
     return Processed(CONFIRM if confirm else RESCHEDULE, replies)
 

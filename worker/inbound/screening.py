@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Patient
-from worker.inbound.replies import inbound_ids, store_inbound_many
+from worker.inbound.store import inbound_ids, store_inbound_many
 from worker.language.screening import Screener, Screening
 from worker.lib.phones import normalise_sender
 from worker.safety.alerts import crisis_trigger, raise_alert

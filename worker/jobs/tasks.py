@@ -18,7 +18,7 @@ from worker.db.models import Message, utcnow
 from worker.enums import URGENT
 from worker.inbound.reconcile import reconcile as reconcile_with_provider
 from worker.inbound.replies import process_inbound as process_one_inbound
-from worker.inbound.replies import unprocessed
+from worker.inbound.store import unprocessed
 from worker.jobs.celery_app import app, settings_of
 from worker.jobs.queueing import enqueue_sends
 from worker.lib.errors import SmsError

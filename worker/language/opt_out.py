@@ -30,16 +30,19 @@ def _plain(text: str) -> str:
 
 # A keyword of the family counts anywhere in a short text whose other words are only these.
 _STOP_WORDS = frozenset(
-    _words("stop stopall unsubscribe end quit revoke optout alto pare parar paren baja detener basta")
+    _words(
+        "stop stopp stopall unsubscribe unsub end quit revoke optout alto pare parar paren parenle baja "
+        "detener basta cancelar desuscribir desuscribirme"
+    )
 )
 _FILLER = frozenset(
     _words(
         "please pls plz plis now thanks thank thx you ty texting texts text messages message msgs sms "
-        "it me this these them all ok okay just the wrong number no more already right away asap "
-        "por favor ya gracias mensajes mensaje textos de numero equivocado ahora mismo"
+        "it me this these them all ok okay just the wrong number no more already right away asap and "
+        "por favor porfavor porfa ya gracias mensajes mensaje textos de numero equivocado ahora mismo con los"
     )
 )
-_SPANISH_STOPS = frozenset(_words("alto pare parar paren basta baja detener"))
+_SPANISH_STOPS = frozenset(_words("alto pare parar paren parenle basta baja detener cancelar desuscribir"))
 _SHORT_WORDS = 7
 
 _PHRASES = {
@@ -57,7 +60,12 @@ _PHRASES = {
     "en.opt_out.off_the_list": (
         r"\b(take|remove|delete|unsubscribe) (me|my number|this number)( off| from)?\b"
     ),
-    "en.opt_out.opt_out": r"\b(opt ?out|unsubscribe|unenroll)\b",
+    "en.opt_out.opt_out": r"\b(opt ?out|opt (me|us) out|unsubscribe|unenroll)\b",
+    "en.opt_out.no_longer_wish": (
+        r"\b(no longer|dont|do not) (wish|want) to (receive|get) (any )?(more )?(text|texts|messages|sms)\b"
+        r"|\b(want|get|take me) off (this|the|your) (list|texts?)\b|\benough with the (texts|messages)\b"
+        r"|\bstop sending (them|these|those|it)\b"
+    ),
     "en.opt_out.dont_want_texts": (
         r"\b(dont|do not|no longer) want (to (get|receive) )?(any )?(more )?(these )?"
         r"(texts|messages|reminders)\b"
@@ -73,11 +81,18 @@ _PHRASES = {
     "es.opt_out.de_baja": r"\b(darme|dame|denme|me doy) de baja\b",
     "es.opt_out.de_la_lista": r"\b(saquenme|quitenme|borrenme|eliminenme) de (la|su|esta) lista\b",
     "es.opt_out.no_mas_mensajes": r"\bno mas (mensajes|textos|sms|recordatorios)\b",
+    "es.opt_out.no_deseo": (
+        r"\bno (deseo|quiero) (recibir|que me (sigan|vuelvan a) (mandando|enviando|mandar|enviar))"
+        r"( mas)?( (los|estos))? (mensajes|textos|sms)\b|\bno (enviar|mandar|manden|envien) mas\b"
+        r"|\bno me vuelvan a (mandar|enviar|escribir)\b|\bya no quiero (estos|los|sus) (mensajes|textos)\b"
+        r"|\bparen (los|de mandar|de enviar) ?(mensajes|textos)?\b|\bparenle( con los (textos|mensajes))?\b"
+        r"|\bborren mi numero\b|\bno manden mas\b"
+    ),
 }
 _COMPILED = {rule: re.compile(pattern) for rule, pattern in _PHRASES.items()}
 _WRONG_NUMBER = re.compile(
-    r"\b(wrong (number|person|#)|not (the right|this) person|numero equivocado|"
-    r"se equivocaron de (numero|persona)|equivocado de numero)\b"
+    r"\b(wrong (number|person|#|num)|not (the right|this) person|numero equivocado|"
+    r"se equivocaron de (numero|persona)|equivocado de numero|ya no es de \w+)(?!\w)"
 )
 # Not a request to stop the texts: "can't stop", "no puedo parar", "end it". ("cancel" alone
 # is a keyword already; "cancel it" after a reminder is about the appointment.)
@@ -96,11 +111,35 @@ def read(text: str) -> str | None:
     said = plain.split()
     if _WRONG_NUMBER.search(plain):
         return "en.opt_out.wrong_number" if "wrong" in said else "es.opt_out.numero_equivocado"
-    stops = [w for w in said if w in _STOP_WORDS]
-    short = bool(stops) and len(said) <= _SHORT_WORDS and not _NOT_A_REQUEST.search(plain)
-    if short and all(w in _STOP_WORDS or w in _FILLER for w in said):
-        return "es.opt_out.keyword" if stops[0] in _SPANISH_STOPS else "en.opt_out.keyword"
+    if _NOT_A_REQUEST.search(plain):
+        return None
+    # The whole text, or one sentence of it, is only a stop word and courtesy: "Stop please
+    # and thank you", "i never signed up for this, stop", "stop. not doing this survey".
+    for sentence in [plain, *re.split(r"[.,;!?\n]+", text)]:
+        words = _words(sentence)
+        stops = [w for w in words if w in _STOP_WORDS]
+        if stops and len(words) <= _SHORT_WORDS and all(w in _STOP_WORDS or w in _FILLER for w in words):
+            return "es.opt_out.keyword" if stops[0] in _SPANISH_STOPS else "en.opt_out.keyword"
     return None
+
+
+_OPT_IN = re.compile(
+    r"\b((start|resume|restart|turn on|keep) (texting|txting|sending|the (texts|messages|reminders))"
+    r"|(send|text) me (again|texts|the texts|reminders)|opt( me)?( back)? in|sign me (back )?up|"
+    r"(re)?subscribe|want (the )?(texts|messages|reminders) (again|back)|"
+    r"(quiero )?(volver a )?recibir (los )?(mensajes|textos|recordatorios)|vuelvan a (mandar|enviar)|"
+    r"(resume|restart|start) (the |my )?(text |sms )?(texts|messages|reminders)|"
+    r"(get|receive) (the )?(texts|messages|reminders) again|"
+    r"volver a (escribirme|mandarme|enviarme|inscribir)|"
+    r"(activen|reactiven|prendan) (los )?(mensajes|textos)|"
+    r"(mandenme|envienme) (los )?(mensajes|textos|recordatorios)|si quiero (los )?(mensajes|textos))\b"
+)
+
+
+def opt_in(text: str) -> bool:
+    """The text asks for the texts again ("please start texting me again"): read only from
+    someone opted out, never as a reason to text anyone else."""
+    return bool(_OPT_IN.search(_plain(text)))
 
 
 def wrong_number(text: str) -> bool:

@@ -20,6 +20,7 @@ PLACEHOLDERS = frozenset(
         "clinic_phone",
         "when",
         "appointment_id",
+        "reply_id",
         "alert_id",
         "alert_summary",
         "alert_more",

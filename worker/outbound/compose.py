@@ -44,6 +44,7 @@ def compose(
             language,
             when=when,
             appointment_id=str(message.appointment_id or ""),
+            reply_id=message.key.split(":")[1] if message.key.startswith("inbound:") else "",
             alert_id=str(message.alert_id or ""),
             **alert_values(alert, message.due_at),
             **values,

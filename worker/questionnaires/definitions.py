@@ -5,6 +5,7 @@ A bad file is one clear error naming the file and the field ("phq9.yaml: items[2
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,20 +13,37 @@ from typing import Any
 import yaml
 
 from worker.lib.errors import InputError
+from worker.lib.segments import plain_vowels
 
 TYPES = ("choice", "integer", "yes_no", "text")
 LANGUAGES = ("en", "es")
 DEFAULT_HINTS = {
     "choice": {
         "en": "Please reply with one number: {values}.",
-        "es": "Responda con un solo número: {values}.",
+        "es": "Responda con un solo numero: {values}.",
     },
     "integer": {
         "en": "Please reply with a number from {min} to {max}.",
-        "es": "Responda con un número del {min} al {max}.",
+        "es": "Responda con un numero del {min} al {max}.",
     },
     "yes_no": {"en": "Please reply YES or NO.", "es": "Responda SI o NO."},
     "text": {"en": "Please reply in words, or SKIP.", "es": "Responda con palabras, u OMITIR."},
+}
+# A reply that could mean two things is asked again with what was unclear, never guessed.
+# {options}: the item's options as "0 Not at all, 1 Several days, ...".
+AMBIGUOUS_HINTS = {
+    "days": {
+        "en": "Please reply with the number of the answer, not a count of days: {options}.",
+        "es": "Responda con el numero de la respuesta, no con cuantos dias: {options}.",
+    },
+    "range": {
+        "en": "Please pick one answer: {options}.",
+        "es": "Elija una sola respuesta: {options}.",
+    },
+    "yes_no": {
+        "en": "Please say how often, with one number: {options}.",
+        "es": "Diga con que frecuencia, con un numero: {options}.",
+    },
 }
 NUDGE = {"en": "Reminder: we are waiting for your answer.", "es": "Recordatorio: esperamos su respuesta."}
 
@@ -35,6 +53,7 @@ class Option:
     value: int
     label: dict[str, str]
     code: str | None = None
+    also: tuple[str, ...] = ()  # other ways patients write it: "never", "most days", "casi diario"
 
 
 @dataclass(frozen=True)
@@ -48,6 +67,7 @@ class Item:
     maximum: int = 0
     scored: bool = False
     when: tuple[str, Any] | None = None  # (item id, value): asked only if that answer was given
+    when_any_above: int | None = None  # asked only if a scored item was answered above this
     safety_min: int | None = None  # an answer >= this raises a safety alert
     safety_equals: Any = None
 
@@ -218,6 +238,7 @@ class _Reader:
                 raise self.fail(f"{where}.max", "must be greater than min")
         safety = self.mapping(data.get("safety", {}), f"{where}.safety")
         when = self.mapping(data["when"], f"{where}.when") if "when" in data else None
+        any_above = when.pop("any_scored_above", None) if when else None
         return Item(
             id=self.text(data.get("id"), f"{where}.id"),
             type=kind,
@@ -228,16 +249,26 @@ class _Reader:
             maximum=maximum,
             scored=bool(data.get("scored", False)),
             when=(self.text(when.get("item"), f"{where}.when.item"), when.get("equals")) if when else None,
+            when_any_above=(
+                self.integer(any_above, f"{where}.when.any_scored_above") if any_above is not None else None
+            ),
             safety_min=self.integer(safety["min"], f"{where}.safety.min") if "min" in safety else None,
             safety_equals=safety.get("equals"),
         )
 
     def option(self, raw: Any, where: str) -> Option:
         data = self.mapping(raw, where)
+        also = self.mapping(data.get("also", {}), f"{where}.also")
+        words: list[str] = []
+        for language, listed in also.items():
+            if not isinstance(listed, list):
+                raise self.fail(f"{where}.also.{language}", "must be a list of texts")
+            words += [self.text(word, f"{where}.also.{language}[{i}]") for i, word in enumerate(listed)]
         return Option(
             self.integer(data.get("value"), f"{where}.value"),
             self.texts(data.get("label"), f"{where}.label"),
             data.get("code"),
+            tuple(words),
         )
 
     def check_conditions(self, items: tuple[Item, ...]) -> None:
@@ -248,7 +279,9 @@ class _Reader:
             seen.add(item.id)
 
 
-def hint(item: Item, language: str) -> str:
+def hint(item: Item, language: str, ambiguous: str | None = None) -> str:
+    if ambiguous is not None:
+        return pick(AMBIGUOUS_HINTS[ambiguous], language).format(options=option_list(item, language))
     texts = DEFAULT_HINTS[item.type]
     template = texts.get(language, texts["en"])
     return template.format(
@@ -258,3 +291,40 @@ def hint(item: Item, language: str) -> str:
 
 def pick(texts: dict[str, str], language: str) -> str:
     return texts.get(language) or texts["en"]
+
+
+def item_text(item: Item, language: str) -> str:
+    """The item's own words, for staff: no "3/10", no stem, no option list."""
+    prompt = pick(item.prompt, language)
+    if item.options and "?" in prompt:
+        prompt = prompt.rsplit("?", 1)[0] + "?"
+    prompt = re.sub(r"^\d+/\d+\s+", "", prompt)
+    return prompt.split(": ", 1)[1] if ": " in prompt else prompt
+
+
+def option_list(item: Item, language: str) -> str:
+    """ "0 Not at all, 1 Several days, 2 More than half the days, 3 Nearly every day" """
+    # Sent by SMS: acute vowels would make the whole text UCS-2 (70 characters a segment).
+    return ", ".join(f"{o.value} {plain_vowels(pick(o.label, language))}" for o in item.options)
+
+
+def next_item(questionnaire: Questionnaire, after: str | None, answers: dict[str, Any]) -> Item | None:
+    """The item to ask after `after` (None: the first), given the answers so far."""
+    items = list(questionnaire.items)
+    start = 0 if after is None else [i.id for i in items].index(after) + 1
+    for item in items[start:]:
+        if asked(questionnaire, item, answers):
+            return item
+    return None
+
+
+def asked(questionnaire: Questionnaire, item: Item, answers: dict[str, Any]) -> bool:
+    """Whether the item's condition holds: the difficulty item only after a problem was checked."""
+    if item.when is not None and answers.get(item.when[0]) != item.when[1]:
+        return False
+    if item.when_any_above is None:
+        return True
+    above = item.when_any_above
+    return any(
+        isinstance(answers.get(i.id), int) and answers[i.id] > above for i in questionnaire.items if i.scored
+    )

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from worker.db import audit
 from worker.db.models import Answer, InboundMessage, Message, Patient, QuestionnaireRun
 from worker.enums import MessageKind, MessageStatus, RunStatus
-from worker.questionnaires.definitions import Catalogue, Item, Questionnaire
-from worker.questionnaires.parsing import INVALID, parse_answer
+from worker.questionnaires.definitions import Catalogue, Item, Questionnaire, next_item
+from worker.questionnaires.parsing import INVALID, read_answer
 from worker.questionnaires.safety_answers import read_safety_answer
 from worker.questionnaires.safety_items import MAX_SAFETY_REASKS, answer_trigger, unanswered_trigger
 from worker.questionnaires.scoring import score
@@ -39,6 +39,7 @@ class Turn:
 
     kind: str
     replies: list[int] = field(default_factory=list)
+    gave_up: bool = False  # no valid answer after the re-asks: the item was left unanswered
 
 
 def active_run(session: Session, patient_id: int) -> QuestionnaireRun | None:
@@ -58,7 +59,7 @@ def open_run(
     if active_run(session, patient.id) is not None:
         return None
     questionnaire = catalogue.get(message.template.split("/")[0])
-    first = _next_item(questionnaire, None, {})
+    first = next_item(questionnaire, None, {})
     run = QuestionnaireRun(
         patient_id=patient.id,
         appointment_id=message.appointment_id,
@@ -104,22 +105,32 @@ def take_answer(
         return _take_safety_answer(
             session, settings, questionnaire, run, item, inbound, patient, now, fallback
         )
-    value = parse_answer(item, inbound.body)
+    reading = read_answer(item, inbound.body)
+    value = reading.value
     if value is INVALID and fallback:
         return None
     if value is INVALID and run.invalid_count < MAX_REASKS:
-        return Turn("answer_invalid", [_reask(session, settings, run, item, now, inbound.id)])
+        reask = _reask(session, settings, run, item, now, inbound.id, reading.ambiguous)
+        return Turn("answer_invalid", [reask])
     _record(session, run, item, value, inbound, now)
     replies = _advance(session, settings, questionnaire, run, now, inbound.id)
-    return Turn("answer" if value is not INVALID else "answer_invalid", replies)
+    unread = value is INVALID
+    return Turn("answer_invalid" if unread else "answer", replies, gave_up=unread)
 
 
 def _reask(
-    session: Session, settings: Settings, run: QuestionnaireRun, item: Item, now: datetime, inbound_id: int
+    session: Session,
+    settings: Settings,
+    run: QuestionnaireRun,
+    item: Item,
+    now: datetime,
+    inbound_id: int,
+    ambiguous: str | None = None,
 ) -> int:
+    """Ask again: with what was unclear ("reask/days") when the reply could mean two things."""
     run.invalid_count += 1
     run.last_prompt_at = now
-    template = f"{run.questionnaire}/{item.id}/reask"
+    template = f"{run.questionnaire}/{item.id}/reask" + (f"/{ambiguous}" if ambiguous else "")
     return _queue(session, settings, run, template, MessageKind.QUESTION, now, inbound_id)
 
 
@@ -149,7 +160,8 @@ def _take_safety_answer(
         urgent += raise_alert(session, settings, unanswered, now=now, patient=patient, reply_to=None)
     _record(session, run, item, reading.value, inbound, now)
     urgent += _advance(session, settings, questionnaire, run, now, inbound.id)
-    return Turn("answer" if reading.value is not None else "answer_invalid", urgent)
+    unread = reading.value is None
+    return Turn("answer_invalid" if unread else "answer", urgent, gave_up=unread)
 
 
 def _record(
@@ -187,15 +199,6 @@ def answers_of(session: Session, questionnaire: Questionnaire, run_id: int) -> d
     return values
 
 
-def _next_item(questionnaire: Questionnaire, after: str | None, answers: dict[str, Any]) -> Item | None:
-    items = list(questionnaire.items)
-    start = 0 if after is None else [i.id for i in items].index(after) + 1
-    for item in items[start:]:
-        if item.when is None or answers.get(item.when[0]) == item.when[1]:
-            return item
-    return None
-
-
 def _advance(
     session: Session,
     settings: Settings,
@@ -206,7 +209,7 @@ def _advance(
 ) -> list[int]:
     session.flush()
     answers = answers_of(session, questionnaire, run.id)
-    following = _next_item(questionnaire, run.current_item, answers)
+    following = next_item(questionnaire, run.current_item, answers)
     run.invalid_count, run.last_prompt_at, run.nudged_at = 0, now, None
     if following is not None:
         run.current_item = following.id
@@ -336,6 +339,28 @@ def _silent_on_safety_item(
 ) -> list[int]:
     patient = session.get_one(Patient, run.patient_id)
     trigger = unanswered_trigger(questionnaire, item, run.id, None, silent=True)
+    return raise_alert(session, settings, trigger, now=now, patient=patient, reply_to=None)
+
+
+def stop_on_opt_out(
+    session: Session,
+    settings: Settings,
+    catalogue: Catalogue,
+    patient: Patient,
+    inbound_id: int,
+    now: datetime,
+) -> list[int]:
+    """End the run of a patient who opted out. Opting out when asked a safety item (PHQ-9
+    item 9) leaves it unanswered: on-call is told, as for silence (fail-safe)."""
+    run = active_run(session, patient.id)
+    if run is None:
+        return []
+    questionnaire = catalogue.get(run.questionnaire)
+    item = questionnaire.item(run.current_item) if run.current_item else None
+    finish(session, run, RunStatus.STOPPED, now)
+    if item is None or not item.is_safety:
+        return []
+    trigger = unanswered_trigger(questionnaire, item, run.id, inbound_id, silent=False, why="(opted out)")
     return raise_alert(session, settings, trigger, now=now, patient=patient, reply_to=None)
 
 

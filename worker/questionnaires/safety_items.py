@@ -47,10 +47,16 @@ def answer_trigger(
 
 
 def unanswered_trigger(
-    questionnaire: Questionnaire, item: Item, run_id: int, inbound_id: int | None, *, silent: bool
+    questionnaire: Questionnaire,
+    item: Item,
+    run_id: int,
+    inbound_id: int | None,
+    *,
+    silent: bool,
+    why: str | None = None,
 ) -> Trigger:
     where = item_label(questionnaire, item)
-    summary = f"{where} unanswered" + (" (no reply)" if silent else " after re-ask")
+    summary = f"{where} unanswered " + (why or ("(no reply)" if silent else "after re-ask"))
     return Trigger(
         f"{questionnaire.id}:{item.id}:unanswered",
         AlertCategory.UNANSWERED_SAFETY_ITEM,
