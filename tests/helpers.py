@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -79,3 +80,15 @@ def eventually(check: Callable[[], bool], timeout: float = 20) -> float:
             raise AssertionError("condition not met in time")
         time.sleep(0.1)
     return time.monotonic() - started
+
+
+def start_stack(spawn: Any, settings: Settings, port: int) -> list[Any]:
+    """web on `port`, a worker and beat, as compose runs them; returned once each is ready."""
+    procs = [
+        spawn(["web", "--port", str(port)], settings, "web"),
+        spawn(["worker"], settings, "worker"),
+        spawn(["beat"], settings, "beat"),
+    ]
+    for proc, ready in zip(procs, ("Uvicorn running", "ready", "beat: Starting"), strict=True):
+        proc.wait_for(ready)
+    return procs

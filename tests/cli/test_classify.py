@@ -97,7 +97,7 @@ def test_classify_shows_the_hint_for_an_ambiguous_answer(tmp_path: Path) -> None
         None,
     )
     assert str(result["reply"]).startswith(
-        "Please reply with the number of the answer, not a count of days: 0 Not at all, 1 Several days,"
+        "Please reply with the number of one answer below, not a count of days. 2/10 Over the last 2 weeks"
     )
 
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_CIPHER, RedisServer, free_port, make_settings, settings_env
-from tests.helpers import add_appointment, add_patient, eventually
+from tests.helpers import add_appointment, add_patient, eventually, start_stack
 from tests.twilio_standin import StandIn
 from tests.webhooks import inbound_form, signed
 from worker.db.engine import make_engine, session_factory
@@ -33,13 +33,7 @@ def test_patients_own_words_confirm_move_stop_and_answer_against_running_process
     )
     env = settings_env(settings)
     sessions = session_factory(make_engine(settings.database_url, cipher=TEST_CIPHER))
-    procs = [
-        spawn(["web", "--port", str(port)], settings, "web"),
-        spawn(["worker"], settings, "worker"),
-        spawn(["beat"], settings, "beat"),
-    ]
-    for proc, ready in zip(procs, ("Uvicorn running", "ready", "beat: Starting"), strict=True):
-        proc.wait_for(ready)
+    procs = start_stack(spawn, settings, port)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}")
 
     def cli(*args: str) -> Any:
@@ -91,7 +85,7 @@ def test_patients_own_words_confirm_move_stop_and_answer_against_running_process
     eventually(lambda: any("1/10" in t for t in texts_to(ANSWERS)), timeout=10)
     assert "2/10" in say(ANSWERS, "Over half the days")
     assert say(ANSWERS, "2 days").startswith(
-        "Please reply with the number of the answer, not a count of days"
+        "Please reply with the number of one answer below, not a count of days"
     )
     for answer in ("several days", "1", "never", "0", "0", "0", "0"):
         say(ANSWERS, answer)

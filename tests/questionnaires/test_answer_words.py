@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from worker.lib.segments import cost
 from worker.questionnaires.definitions import load_catalogue
 from worker.questionnaires.parsing import DAYS, INVALID, RANGE, YES_NO, printed_options, read_answer
 from worker.questionnaires.texts import render
@@ -102,10 +103,11 @@ def test_mood_is_read_from_numbers_in_words_and_digits(text: str, expected: obje
     assert read_answer(CHECKIN.item("mood"), text).value == expected
 
 
-def test_the_hint_says_what_was_unclear_and_lists_the_options_in_gsm_spanish() -> None:
+def test_the_hint_says_what_was_unclear_before_the_question_in_gsm_spanish() -> None:
     english = render(CATALOGUE, "phq9/q2/reask/days", "en")
     assert english.startswith(
-        "Please reply with the number of the answer, not a count of days: 0 Not at all,"
+        "Please reply with the number of one answer below, not a count of days. 2/10 Over"
     )
     spanish = render(CATALOGUE, "phq9/q2/reask/range", "es")
-    assert spanish.startswith("Elija una sola respuesta: 0 Ningun dia, 1 Varios dias,")
+    assert spanish.startswith("Elija una sola respuesta. 2/10 Durante las ultimas 2 semanas")
+    assert cost(spanish).encoding == "GSM-7"

@@ -210,8 +210,8 @@ def test_opting_out_when_asked_item_9_tells_on_call_the_item_was_left_unanswered
 def test_an_ambiguous_reply_is_asked_again_with_what_was_unclear(chat: Chat, rt: Runtime) -> None:
     pid = add_patient(rt.sessions, rt.settings, PHONE)
     chat.start("gad7", pid)
-    assert chat.say("1-2").startswith("Please pick one answer: 0 Not at all, 1 Several days,")
-    assert chat.say("yes").startswith("Please say how often, with one number:")
+    assert chat.say("1-2").startswith("Please pick just one answer. 1/8")
+    assert chat.say("yes").startswith("Please say how often, with the number of one answer. 1/8")
     assert "2/8" in chat.say("most days")
 
 

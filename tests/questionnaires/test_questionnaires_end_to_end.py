@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_CIPHER, RedisServer, free_port, make_settings, settings_env
-from tests.helpers import add_patient, eventually
+from tests.helpers import add_patient, eventually, start_stack
 from tests.twilio_standin import StandIn
 from tests.webhooks import inbound_form, signed
 from worker.db.engine import make_engine, session_factory
@@ -33,13 +33,7 @@ def test_phq9_by_text_scores_right_and_danger_reaches_patient_and_on_call_within
     )
     env = settings_env(settings)
     sessions = session_factory(make_engine(settings.database_url, cipher=TEST_CIPHER))
-    procs = [
-        spawn(["web", "--port", str(port)], settings, "web"),
-        spawn(["worker"], settings, "worker"),
-        spawn(["beat"], settings, "beat"),
-    ]
-    for proc, ready in zip(procs, ("Uvicorn running", "ready", "beat: Starting"), strict=True):
-        proc.wait_for(ready)
+    procs = start_stack(spawn, settings, port)
     pid = add_patient(sessions, settings, PHONE, name="Maria Example")
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}")
 
@@ -68,7 +62,9 @@ def test_phq9_by_text_scores_right_and_danger_reaches_patient_and_on_call_within
     eventually(lambda: any("1/10" in t for t in texts_to(PHONE)), timeout=10)
     for answer in ["2", "2 days", "1", "1", "1", "3", "1", "0", "2"]:  # "2 days" is asked again
         say(answer)
-    assert texts_to(PHONE)[2].startswith("Please reply with the number of the answer, not a count of days")
+    assert texts_to(PHONE)[2].startswith(
+        "Please reply with the number of one answer below, not a count of days"
+    )
     started = time.monotonic()
     say("1")  # item 9
     eventually(lambda: any("988" in t for t in texts_to(PHONE)) and texts_to(ONCALL), timeout=5)

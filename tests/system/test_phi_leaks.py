@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from tests.conftest import TEST_CIPHER, RedisServer, free_port, make_settings
-from tests.helpers import add_appointment, add_patient, eventually
+from tests.helpers import add_appointment, add_patient, eventually, start_stack
 from tests.twilio_standin import StandIn
 from tests.webhooks import inbound_form, signed
 from worker.db.engine import make_engine, session_factory
@@ -56,13 +56,7 @@ def test_no_phone_name_or_reply_text_reaches_logs_or_redis(
 
     upgrade(settings.database_url)
     sessions = session_factory(make_engine(settings.database_url, cipher=TEST_CIPHER))
-    procs = [
-        spawn(["web", "--port", str(port)], settings, "web"),
-        spawn(["worker"], settings, "worker"),
-        spawn(["beat"], settings, "beat"),
-    ]
-    for proc, ready in zip(procs, ("Uvicorn running", "ready", "beat: Starting"), strict=True):
-        proc.wait_for(ready)
+    procs = start_stack(spawn, settings, port)
     pid = add_patient(sessions, settings, PHONE, name=NAME)
     add_appointment(sessions, settings, pid, utcnow() + timedelta(seconds=22))
     eventually(lambda: len(standin.accepted_to(PHONE)) == 1, timeout=20)  # the reminder

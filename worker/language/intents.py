@@ -59,12 +59,15 @@ _RESCHEDULE = {
         r"|\bcancel (it|for|on)\b|\bneed to cancel\b|\bhave to cancel\b|\bgotta cancel\b"
     ),
     "en.reschedule.new_slot": (
-        r"\b(new|another|different|other|later|earlier) (appointment|appt|time|day|date|slot)\b"
+        r"\b(new|another|different|diff|other|later|earlier) (appointment|appt|time|day|date|slot|one)\b"
         r"|\b(any|have|got) (openings?|availability|slots?|spots?|times? available)\b"
+        r"|\banything (after|before|earlier|later|on|in the)\b|\bmissed my (appt|appointment|visit|session)\b"
+        r"|\b(\w+ )?works? better\b"
     ),
     "en.reschedule.cant_make_it": (
         r"\b(cant|cannot|can not|wont|will not|wont be able to|not gonna|not going to|unable to|"
-        r"couldnt|not able to|dont think i can|dont think ill|no way i can|cant be)"
+        r"couldnt|not able to|dont think i can|dont think ill|no way i can|cant be|have to bail|"
+        r"gotta bail|bail)"
         r" ?(make|come|go|be there|attend|do|get there|get in|it|make it)\b"
     ),
     "en.reschedule.move": (
@@ -74,7 +77,8 @@ _RESCHEDULE = {
     ),
     "en.reschedule.instead": r"\b(instead|come in (on|at) \w+ instead)\b",
     "es.reschedule.word": (
-        r"\b(reprogram|reagend|pospon|aplaz)\w*|\b(mover|mueven|muevan|mueva|cambiar|cambian|cambien|cambie|"
+        r"\b(reprogram|reagend|pospon|aplaz)\w*"
+        r"|(?<!no )\b(mover|mueven|muevan|mueva|cambiar|cambian|cambien|cambie|"
         r"pasar|pasan|pasen|correr|recorrer|cancelen) (la |mi |esa |esta |lo |el |mi proxima |la proxima )?"
         r"(cita|sesion|infusion|turno|dia|hora|fecha)\b"
         r"|\b(cambiala|cambiarla|cambienla|moverla|muevanla|pasarla|pasala|cambiarme|reponerla)\b"
@@ -83,10 +87,14 @@ _RESCHEDULE = {
     "es.reschedule.cancel_visit": (
         r"(?<!no )\b(cancelar|cancelo|cancela|cancelamos|cancele) (la |mi |esa |esta |el |lo )?"
         r"(cita|sesion|infusion|turno|consulta)\b|\b(quiero|necesito|tengo que) cancelar\b"
+        r"|(?<!no )\bcancel(a|en|ar) (la|el) (del|de la|de el) \w+"
     ),
     "es.reschedule.new_slot": (
         r"\b(otra|nueva) cita\b|\b(hay|tienen|tiene) (espacio|algo|lugar|disponible|citas?|horario)\b"
-        r"|\ben (lugar|vez) de\b|\bquisiera (una )?cita\b"
+        r"|\ben (lugar|vez) de\b|\bquisiera (una )?cita\b|\bsacar otra\b"
+        r"|\b(se me olvido|perdi|falte a) (mi|la) cita\b|\bmejor (el|la|a las|para el|en la) "
+        r"|\bse puede (despues|antes|mas tarde|mas temprano|el|para el|a las)\b"
+        r"|\b(la|lo|me la) (pueden|puede|podrian) (pasar|cambiar|mover)\b"
     ),
     "es.reschedule.no_puedo": (
         r"\bno (voy a poder|podre|alcanzo|llego|creo que pueda|voy a ir|voy a llegar|me va a dar tiempo|"
@@ -97,14 +105,15 @@ _RESCHEDULE = {
 }
 _QUESTION = {
     "en.question.wh": (
-        r"^(what|whats|when|whens|where|wheres|who|whos|how|why|which|is it|is there|do i|do you|"
+        r"^(what|whats|when|whens|where|wheres|who|whos|how|why|which|is it|is there|do i|do you|do u|can u|"
         r"does|can i|could i|should i|am i|will i|will it|will there|are you|are there|is this|"
         r"can someone|can you|how long|how much)\b"
     ),
     "es.question.wh": (
-        r"^(que|cuando|donde|quien|como|cuanto|cuanta|cuantos|cual|por que|puedo|tengo que|debo|"
+        r"^(que|cuando|donde|quien|como|cuanto|cuanta|cuantos|cuantas|cual|por que|puedo|tengo que|debo|"
         r"hay que|es|necesito|se puede|me pueden|pueden|usted)\b.*\?|^(que|cuando|donde|quien|"
-        r"cuanto|cual|por que|a que hora|puedo|tengo que|debo|hay que|necesito)\b"
+        r"cuanto|cuantas|cuantos|cual|por que|a que hora|puedo|tengo que|debo|hay que|necesito)\b"
+        r"|\b(is|es) (that|it|this|eso|esto) (ok|okay|normal|safe|bad|malo|peligroso|seguro)\b"
     ),
 }
 _QUESTION["en.question.mark"] = r"\?"  # last: a wh-word names the rule when there is one
@@ -117,21 +126,23 @@ _CONFIRM = {
     ),
     "en.confirm.there": (
         r"\b(ill|i will|i ll|i shall|will|gonna|going to|i am going to|im going to|planning to|plan to)"
-        r" ?(be|b) (there|in|here|on time|ready)\b"
-        r"|\b(see|c) (you|u|ya|yall) (then|there|soon|tomorrow|tmrw|tmr|thursday|monday|tuesday|"
-        r"wednesday|friday|saturday|sunday|at|on|next)\b|\bsee (you|u|ya)$"
+        r" ?(be|b) (there|theyre|their|in|here|on time|ready)\b"
+        rf"|\b(see|c) (you|u|ya|yall) (then|there|soon|tomorrow|tmrw|tmr|{_DAYS}|at|on|next)\b"
+        r"|\bsee (you|u|ya)$"
         r"|\b(works|works for me|that works|works fine)\b"
         r"|\b(count me in|i can make it|i can come|i can be there|ill make it|i will make it|"
         r"will attend|ill attend|be there|still on|still coming|coming|on my way|i'll come|ill come)\b"
     ),
     "es.confirm.si": (
         r"^(si+|sii+|sip|simon|claro|ok+|okay|oki|okis|va|vale|sale|dale|listo|lista|perfecto|de acuerdo|"
+        r"orale|vaya pues|va pues|sale pues|ahi nos vemos|"
         r"confirm\w*|confimo|conrirmo|cofirmo|correcto|bueno|esta bien|ta bien|bien|muy bien|me parece bien|"
         r"por supuesto|seguro|c)\b"
     ),
     "es.confirm.alli": (
         r"\b(ahi|alli|aya|alla|ai) (estare|estaremos|nos vemos|voy|llego)\b|\bnos vemos\b"
-        r"|\b(voy a ir|si voy|ire|asistire|si asisto|ahi estoy|cuenten conmigo|ahi me tienen|"
+        r"|\b(voy a ir|si voy|ire|asistire|si asisto|ahi estoy|cuenten conmigo|ahi me tienen|no falto|"
+        r"no faltare|"
         r"si puedo|llego)\b"
     ),
 }
@@ -139,7 +150,8 @@ _NEGATED = re.compile(
     r"\b(not|no|dont|cant|wont|never|nope|nah|unable|cannot|but|unless|except|pero|nunca|tampoco)\b"
 )
 _NO_PROBLEM = re.compile(
-    r"\b(dont cancel( me| it| my \w+)?|no cancelen( mi cita)?|no problem|no prob|no worries|no doubt|"
+    r"\b(dont cancel( me| it| my \w+)?|no cancelen( mi cita)?|no stopping me|no falto|no faltare|"
+    r"no se preocupen?|dont worry|no problem|no prob|no worries|no doubt|"
     r"not a problem|cant wait|can not wait|no hay problema|sin problema|sin falta)\b"
 )
 
@@ -154,7 +166,9 @@ _TIME = (
     r"(in the |en la |por la )?(morning|afternoon|evening|tarde|noche|mediodia)|"
     r"\d{1,2}/\d{1,2}|(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w* \d{1,2}"
 )
-_LETTER = re.compile(r"^\s*([rRcC])\s*([,.\-:!]|$|\s+(pls|please|plz|porfa|por favor)\b)")
+_LETTER = re.compile(r"^\s*([rc])\1?\s*([,.\-:!]|$|\s+(pls|please|plz|porfa|por favor)\b)", re.IGNORECASE)
+# "can we do next week", "can u do mon": a new slot asked for, with or without a mark.
+_CAN_WE_DO = re.compile(r"\b(can|could|cn) (we|i|u|you) (do|make it|come|come in|switch|move|go|get in)\b")
 _OTHER_SLOT = re.compile(
     r"\b(come|do|go|make it|switch|move|instead|available|open|pasar|ir|venir|cambiar|mover|mejor|"
     r"se puede|disponible|espacio|lugar)\b"
@@ -178,8 +192,9 @@ def read(text: str) -> Intent:
     if _LETTER.match(text):  # "C!", "c."
         return Intent(CONFIRM, "letter")
     asks = _question_rule(said)
-    if asks is not None and when_of(said) and _OTHER_SLOT.search(said):
-        return Intent(RESCHEDULE, "question.other_slot", when_of(said))  # "can I come sat?"
+    when = when_of(said)
+    if when and ((asks is not None and _OTHER_SLOT.search(said)) or _CAN_WE_DO.search(said)):
+        return Intent(RESCHEDULE, "other_slot", when)  # "can I come sat?", "can we do next week"
     if asks is not None:
         return Intent(QUESTION, asks)
     confirm = _confirm_rule(said)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from rapidfuzz.distance import OSA
+
 
 def _words(text: str) -> list[str]:
     return _plain(text).split()
@@ -37,7 +39,8 @@ _STOP_WORDS = frozenset(
 )
 _FILLER = frozenset(
     _words(
-        "please pls plz plis now thanks thank thx you ty texting texts text messages message msgs sms "
+        "please pls plz plis now thanks thank thx you ty i said dije que "
+        "texting texts text messages message msgs sms "
         "it me this these them all ok okay just the wrong number no more already right away asap and "
         "por favor porfavor porfa ya gracias mensajes mensaje textos de numero equivocado ahora mismo con los"
     )
@@ -47,11 +50,12 @@ _SHORT_WORDS = 7
 
 _PHRASES = {
     "en.opt_out.no_more_texts": (
-        r"\bno more (texts?|messages?|text messages|msgs|sms|reminders|notifications)\b"
+        r"\bno more (of )?(these |the |your |those )?(texts?|messages?|text messages|msgs|sms|reminders|"
+        r"notifications|surveys)\b"
     ),
     "en.opt_out.do_not_contact": (
         r"\b(do not|dont|never|please dont|stop) (text|txt|message|contact|sms|call) "
-        r"(me|this number|my (phone|number))\b"
+        r"(me|this number|my (phone|number))\b|^(please )?(do not|dont) (contact|text|message)( me)?$"
     ),
     "en.opt_out.stop_texting": (
         r"\bstop (texting|txting|messaging|sending( me)?( these| the)? (texts|messages)|contacting|"
@@ -67,17 +71,20 @@ _PHRASES = {
         r"|\bstop sending (them|these|those|it)\b"
     ),
     "en.opt_out.dont_want_texts": (
-        r"\b(dont|do not|no longer) want (to (get|receive) )?(any )?(more )?(these )?"
-        r"(texts|messages|reminders)\b"
+        r"\b(dont|do not|no longer) want (to (get|receive) )?(any )?(more )?(these |the |your )?"
+        r"(texts|messages|reminders|surveys)\b"
     ),
     "es.opt_out.no_me_manden": (
         r"\bno me (manden|envien|escriban|mande|envie|escriba|mandes|envies|escribas|contacten|llamen)"
         r"( mas)?( (mensajes|textos|nada|sms))?\b"
     ),
     "es.opt_out.ya_no_quiero": (
-        r"\b(ya )?no quiero (recibir |que me (manden|envien) )?(mas )?(mensajes|textos|sms)\b"
+        r"\b(ya )?no quiero (recibir |que me (manden|envien) )?(mas )?(los |las |sus |estos |estas )?"
+        r"(mensajes|textos|sms|encuestas|preguntas)( ni (los |las )?(mensajes|textos|encuestas))?\b"
     ),
-    "es.opt_out.dejen_de": r"\bdejen de (mandar|enviar|escribir|mandarme|enviarme|escribirme|contactarme)\b",
+    "es.opt_out.dejen_de": (
+        r"(?<!no )\bdejen de (mandar|enviar|escribir|mandarme|enviarme|escribirme|contactarme)\b"
+    ),
     "es.opt_out.de_baja": r"\b(darme|dame|denme|me doy) de baja\b",
     "es.opt_out.de_la_lista": r"\b(saquenme|quitenme|borrenme|eliminenme) de (la|su|esta) lista\b",
     "es.opt_out.no_mas_mensajes": r"\bno mas (mensajes|textos|sms|recordatorios)\b",
@@ -94,6 +101,13 @@ _WRONG_NUMBER = re.compile(
     r"\b(wrong (number|person|#|num)|not (the right|this) person|numero equivocado|"
     r"se equivocaron de (numero|persona)|equivocado de numero|ya no es de \w+)(?!\w)"
 )
+# About when, not whether: "pls don't text me so early", "no me manden mensajes tan temprano".
+_ONLY_WHEN = re.compile(
+    r"\b(so|too|this|that|tan|muy|bien) (early|late|temprano|tarde|noche)\b|\b(at|in the) (night|morning)\b"
+    r"|\b(before|after|antes de|despues de) (the )?\d|\bon (weekends|sundays|saturdays)\b|\ben la noche\b"
+)
+# "wrong number for my emergency contact": a number on file, not this phone.
+_WRONG_FOR = re.compile(r"\bwrong (number|#|num) (for|on|in)\b|\bnumero equivocado (de|para) (mi|el|la)\b")
 # Not a request to stop the texts: "can't stop", "no puedo parar", "end it". ("cancel" alone
 # is a keyword already; "cancel it" after a reminder is about the appointment.)
 _NOT_A_REQUEST = re.compile(
@@ -107,16 +121,17 @@ def read(text: str) -> str | None:
     plain = _plain(text)
     for rule, pattern in _COMPILED.items():
         if pattern.search(plain):
-            return rule
+            # "don't text me so early": about the hour, not the texts; a person reads it.
+            return None if _ONLY_WHEN.search(plain) else rule
     said = plain.split()
-    if _WRONG_NUMBER.search(plain):
+    if _WRONG_NUMBER.search(plain) and not _WRONG_FOR.search(plain):
         return "en.opt_out.wrong_number" if "wrong" in said else "es.opt_out.numero_equivocado"
     if _NOT_A_REQUEST.search(plain):
         return None
     # The whole text, or one sentence of it, is only a stop word and courtesy: "Stop please
     # and thank you", "i never signed up for this, stop", "stop. not doing this survey".
     for sentence in [plain, *re.split(r"[.,;!?\n]+", text)]:
-        words = _words(sentence)
+        words = [_stop_word(w) for w in _words(sentence)]
         stops = [w for w in words if w in _STOP_WORDS]
         if stops and len(words) <= _SHORT_WORDS and all(w in _STOP_WORDS or w in _FILLER for w in words):
             return "es.opt_out.keyword" if stops[0] in _SPANISH_STOPS else "en.opt_out.keyword"
@@ -129,9 +144,9 @@ _OPT_IN = re.compile(
     r"(re)?subscribe|want (the )?(texts|messages|reminders) (again|back)|"
     r"(quiero )?(volver a )?recibir (los )?(mensajes|textos|recordatorios)|vuelvan a (mandar|enviar)|"
     r"(resume|restart|start) (the |my )?(text |sms )?(texts|messages|reminders)|"
-    r"(get|receive) (the )?(texts|messages|reminders) again|"
+    r"(get|receive) (the )?(\w+ )?(texts|messages|reminders) again|start (again|back up|back)|"
     r"volver a (escribirme|mandarme|enviarme|inscribir)|"
-    r"(activen|reactiven|prendan) (los )?(mensajes|textos)|"
+    r"(activen|reactiven|prendan|activar|reactivar|activa) (los )?(mensajes|textos)|"
     r"(mandenme|envienme) (los )?(mensajes|textos|recordatorios)|si quiero (los )?(mensajes|textos))\b"
 )
 
@@ -140,6 +155,19 @@ def opt_in(text: str) -> bool:
     """The text asks for the texts again ("please start texting me again"): read only from
     someone opted out, never as a reason to text anyone else."""
     return bool(_OPT_IN.search(_plain(text)))
+
+
+def _stop_word(word: str) -> str:
+    """The stop word a misspelt word stands for ("sotp", "unsubcribe"), or the word itself:
+    a swap of two letters in a short word, one edit in a word of 7 letters or more."""
+    if word in _STOP_WORDS or word in _FILLER or len(word) < 4:
+        return word
+    for stop in _STOP_WORDS:
+        if len(stop) >= 4 and sorted(stop) == sorted(word) and OSA.distance(stop, word) == 1:
+            return stop
+        if len(stop) >= 7 and OSA.distance(stop, word) == 1:
+            return stop
+    return word
 
 
 def wrong_number(text: str) -> bool:

@@ -21,7 +21,6 @@ SINGLE_GSM_CHARS = 160
 PART_GSM_CHARS = 153
 SINGLE_UCS2_UNITS = 70
 PART_UCS2_UNITS = 67
-_PLAIN_VOWELS = str.maketrans("áíóúÁÍÓÚ", "aiouAIOU")
 
 
 @dataclass(frozen=True)
@@ -43,8 +42,3 @@ def _segments(length: int, single: int, part: int) -> int:
     if length <= single:
         return 1
     return -(-length // part)
-
-
-def plain_vowels(text: str) -> str:
-    """Acute vowels written plain ("días" -> "dias"): keeps a Spanish text in GSM-7."""
-    return text.translate(_PLAIN_VOWELS)

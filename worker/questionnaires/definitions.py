@@ -13,7 +13,6 @@ from typing import Any
 import yaml
 
 from worker.lib.errors import InputError
-from worker.lib.segments import plain_vowels
 
 TYPES = ("choice", "integer", "yes_no", "text")
 LANGUAGES = ("en", "es")
@@ -29,20 +28,17 @@ DEFAULT_HINTS = {
     "yes_no": {"en": "Please reply YES or NO.", "es": "Responda SI o NO."},
     "text": {"en": "Please reply in words, or SKIP.", "es": "Responda con palabras, u OMITIR."},
 }
-# A reply that could mean two things is asked again with what was unclear, never guessed.
-# {options}: the item's options as "0 Not at all, 1 Several days, ...".
+# A reply that could mean two things is asked again with what was unclear, never guessed;
+# the question that follows lists the answers.
 AMBIGUOUS_HINTS = {
     "days": {
-        "en": "Please reply with the number of the answer, not a count of days: {options}.",
-        "es": "Responda con el numero de la respuesta, no con cuantos dias: {options}.",
+        "en": "Please reply with the number of one answer below, not a count of days.",
+        "es": "Responda con el numero de una respuesta, no con cuantos dias.",
     },
-    "range": {
-        "en": "Please pick one answer: {options}.",
-        "es": "Elija una sola respuesta: {options}.",
-    },
+    "range": {"en": "Please pick just one answer.", "es": "Elija una sola respuesta."},
     "yes_no": {
-        "en": "Please say how often, with one number: {options}.",
-        "es": "Diga con que frecuencia, con un numero: {options}.",
+        "en": "Please say how often, with the number of one answer.",
+        "es": "Diga con que frecuencia, con el numero de una respuesta.",
     },
 }
 NUDGE = {"en": "Reminder: we are waiting for your answer.", "es": "Recordatorio: esperamos su respuesta."}
@@ -281,7 +277,7 @@ class _Reader:
 
 def hint(item: Item, language: str, ambiguous: str | None = None) -> str:
     if ambiguous is not None:
-        return pick(AMBIGUOUS_HINTS[ambiguous], language).format(options=option_list(item, language))
+        return pick(AMBIGUOUS_HINTS[ambiguous], language)
     texts = DEFAULT_HINTS[item.type]
     template = texts.get(language, texts["en"])
     return template.format(
@@ -300,12 +296,6 @@ def item_text(item: Item, language: str) -> str:
         prompt = prompt.rsplit("?", 1)[0] + "?"
     prompt = re.sub(r"^\d+/\d+\s+", "", prompt)
     return prompt.split(": ", 1)[1] if ": " in prompt else prompt
-
-
-def option_list(item: Item, language: str) -> str:
-    """ "0 Not at all, 1 Several days, 2 More than half the days, 3 Nearly every day" """
-    # Sent by SMS: acute vowels would make the whole text UCS-2 (70 characters a segment).
-    return ", ".join(f"{o.value} {plain_vowels(pick(o.label, language))}" for o in item.options)
 
 
 def next_item(questionnaire: Questionnaire, after: str | None, answers: dict[str, Any]) -> Item | None:

@@ -34,23 +34,47 @@ _NUMBER_WORDS = {
     "siete": 7, "eight": 8, "ocho": 8, "nine": 9, "nueve": 9, "ten": 10, "diez": 10,
 }  # fmt: skip
 _NUMBER = r"(\d{1,3}|" + "|".join(_NUMBER_WORDS) + r")"
+# Words before a number that do not change it: "about a 6", "option 2", "mas o menos 5".
+_PREFIX = (
+    r"(?:about|around|like|maybe|um+|a|an|id say|i d say|prob|probably|mas o menos|un|una|option|opcion|"
+    r"number|numero|no|num)"
+)
 # "un 8", "una vez": the article is not a number at the start of a reply
 _LEADING_NUMBER = r"(\d{1,3}|" + "|".join(w for w in _NUMBER_WORDS if w not in ("un", "una")) + r")"
 _LEADING = re.compile(
-    r"^(?:(?:about|around|like|maybe|um+|a|an|id say|i d say|prob|probably|mas o menos|un|una)\s+)*"
+    rf"^(?:{_PREFIX}\s+)*"
     rf"{_LEADING_NUMBER}\b(.*)$"
 )
-_RANGE = re.compile(rf"^{_NUMBER}\s*(?:-|to|or|o|a|/|y|and|&|,)\s*{_NUMBER}\b")
+_RANGE = re.compile(rf"^(?:{_PREFIX}\s+)*{_NUMBER}\s*(?:-|to|or|o|a|/|y|and|&|,)\s*{_NUMBER}\b")
+_A_DAY_OR_TWO = re.compile(r"\b(a|one|un|uno) (day|dia) (or|o) (two|dos)\b")
 _OUT_OF_TEN = re.compile(r"^(\d{1,2})\s*(?:/|out of|de|sobre)\s*10\b")
 _DAY_COUNT = re.compile(r"^\s*(days?|dias?|times?|veces|nights?|noches?|out of 14|de 14)\b")
 _ASKS = re.compile(r"^(is|does|what|which|do|can|el \d+ es|es el|que|cual)\b")
+# Effects patients name when asked about side effects (the check-in's yes/no item).
+_SYMPTOM = re.compile(
+    r"\b(headaches?|head ache|migraine|dizzy|dizziness|lightheaded|nause\w*|vomit\w*|threw up|sick|"
+    r"tired|sleepy|drowsy|foggy|fog|numb\w*|tingl\w*|blurry|anxious|jittery|shaky|sore|pain|hurts?|"
+    r"dolor|mareo\w*|maread\w*|nausea\w*|vomit\w*|cansad\w*|cansancio|sueno|somnolient\w*|"
+    r"adormecid\w*|hormigueo|borros\w*|temblor\w*)\b"
+)
+# "the nausea stopped", "is it normal to feel foggy?": a person reads what it means.
+_PASSED = re.compile(
+    r"\b(stopped|ended|gone|went away|passed|pararon|paro|se quito|se fue|ya no|normal|is it)\b"
+)
+_NEGATION_START = re.compile(r"^(no|not|none|nope|nel|nada|ningun\w*|never|nunca)\b")
+# Words around an answer that do not change it.
+_ASIDE = re.compile(
+    r"(?<= )(nope|no|yes|yeah|yep|si|ok|okay|honestly|tbh|lol|i guess|i think|i would say|thanks|"
+    r"thank you|thx|"
+    r"gracias a dios|gracias|la verdad|creo|pues|bueno)(?= )"
+)
 _DECIMAL = re.compile(r"\d[.,]\d")
 _ARTICLES = frozenset({"un", "una", "uno"})  # "un 8": the article is not a number
 _NEGATION = re.compile(r"\b(not|no|never|isnt|wasnt|nunca|ni)\s*$")
 _YES = {"yes", "y", "yep", "yeah", "ya", "yup", "si", "s", "claro", "true", "sip", "yes i did", "yes some"}
 _NO = {
-    "no", "n", "nope", "nop", "nah", "false", "none", "ninguno", "ninguna", "nada", "no none", "not really",
-    "no ninguno",
+    "no", "n", "nope", "nop", "nel", "nah", "negative", "false", "none", "ninguno", "ninguna", "nada",
+    "no none", "not really", "no ninguno",
 }  # fmt: skip
 _SKIP = {"skip", "omitir", "pass", "pasar", "skip it", "n a", "na"}
 
@@ -70,6 +94,8 @@ def read_answer(item: Item, text: str) -> Reading:
     if item.type == "text":
         return Reading(_text(text))
     said = plain(text)
+    if item.type == "yes_no" and "?" in text:
+        return Reading(INVALID)  # a question about the item, not an answer
     if item.type == "yes_no":
         return Reading(_yes_no(said))
     return _scale(item, text, said)
@@ -86,16 +112,24 @@ def _scale(item: Item, text: str, said: str) -> Reading:
     allowed = item.values() if item.type == "choice" else list(range(item.minimum, item.maximum + 1))
     if item.type == "integer" and (out_of := _OUT_OF_TEN.match(said)) and item.maximum == 10:
         return _within(int(out_of.group(1)), allowed)
-    if (pair := _RANGE.match(said)) and _number(pair.group(1)) != _number(pair.group(2)):
-        return Reading(INVALID, RANGE)
-    if _DECIMAL.search(text):
-        return Reading(INVALID, RANGE)  # "6.5": between two answers
+    ambiguous = _ambiguous(item, text, said)
+    if ambiguous is not None:
+        return Reading(INVALID, ambiguous)
     leading = _LEADING.match(said)
     if leading is not None:
         if item.type == "choice" and _DAY_COUNT.match(leading.group(2)):
             return Reading(INVALID, DAYS)
         return _within(_number(leading.group(1)), allowed)  # the number wins over the words
     return _in_words(item, said, allowed)
+
+
+def _ambiguous(item: Item, text: str, said: str) -> str | None:
+    """Why a reply names more than one answer: "1-2", "2 or 3", "6.5", "a day or two"."""
+    if (pair := _RANGE.match(said)) and _number(pair.group(1)) != _number(pair.group(2)):
+        return RANGE
+    if item.type == "choice" and _A_DAY_OR_TWO.search(said):
+        return DAYS
+    return RANGE if _DECIMAL.search(text) else None  # "6.5": between two answers
 
 
 def _in_words(item: Item, said: str, allowed: list[int]) -> Reading:
@@ -131,7 +165,8 @@ def _contained(item: Item, said: str) -> int | None:
     """An option's words inside a longer reply ("a few days here and there", "most days tbh"),
     when every option named agrees and none is negated ("not every day" is not read)."""
     padded = f" {said} "
-    named = [w for w in option_words(item) if len(w) > 3 and f" {w} " in padded]
+    # Phrases of two words or more: a lone "nada" or "never" inside a sentence says too little.
+    named = [w for w in option_words(item) if " " in w and f" {w} " in padded]
     named = [w for w in named if not any(w != other and w in other for other in named)]
     if not named or any(_negated(padded, w) for w in named):
         return None
@@ -154,6 +189,9 @@ def _by_words(item: Item, said: str) -> int | None:
     words = option_words(item)
     if said in words:
         return words[said]
+    bare = _ASIDE.sub(" ", f" {said} ").strip()  # "nope never", "nunca gracias a dios", "most days tbh"
+    if bare in words:
+        return words[bare]
     best = process.extractOne(said, list(words), scorer=fuzz.ratio, score_cutoff=MIN_FUZZY_SCORE)
     if best is None:
         return None
@@ -198,6 +236,8 @@ def printed_options(prompt: str) -> list[tuple[int, str]]:
 def _yes_no(said: str) -> Any:
     if said in _YES or said in _NO:
         return said in _YES
+    if _SYMPTOM.search(said) and not _NEGATION_START.match(said) and not _PASSED.search(said):
+        return True  # "a little headache the next morning": an effect described is a yes
     first = said.split(maxsplit=1)[0] if said else ""
     if first in _YES:
         return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from worker.lib.segments import Cost, cost
-from worker.questionnaires.definitions import NUDGE, Catalogue, hint, pick
+from worker.questionnaires.definitions import AMBIGUOUS_HINTS, NUDGE, Catalogue, hint, pick
 
 
 def render(catalogue: Catalogue, template: str, language: str, **values: str) -> str:
@@ -48,6 +48,8 @@ def text_costs(catalogue: Catalogue, questionnaire_id: str, clinic_name: str) ->
     templates = [f"{questionnaire_id}/start"]
     for item in questionnaire.items:
         templates += [f"{questionnaire_id}/{item.id}", f"{questionnaire_id}/{item.id}/reask"]
+        if item.type == "choice":  # the re-asks that name what was unclear
+            templates += [f"{questionnaire_id}/{item.id}/reask/{why}" for why in AMBIGUOUS_HINTS]
     templates.append(f"{questionnaire_id}/closing")
     languages = sorted(
         {lang for item in questionnaire.items for lang in item.prompt} | set(questionnaire.intro)
