@@ -61,8 +61,9 @@ _RESCHEDULE = {
     "en.reschedule.new_slot": (
         r"\b(new|another|different|diff|other|later|earlier) (appointment|appt|time|day|date|slot|one)\b"
         r"|\b(any|have|got) (openings?|availability|slots?|spots?|times? available)\b"
+        r"|\b(is |are )?(anything|any time|something) (open|available|free)\b"
         r"|\banything (after|before|earlier|later|on|in the)\b|\bmissed my (appt|appointment|visit|session)\b"
-        r"|\b(\w+ )?works? better\b"
+        r"|\b(\w+ )?works? better\b|\b(later|earlier) (in|this|next) (the )?(week|day|month)\b"
     ),
     "en.reschedule.cant_make_it": (
         r"\b(cant|cannot|can not|wont|will not|wont be able to|not gonna|not going to|unable to|"
@@ -71,7 +72,8 @@ _RESCHEDULE = {
         r" ?(make|come|go|be there|attend|do|get there|get in|it|make it)\b"
     ),
     "en.reschedule.move": (
-        r"\b(move|change|push|switch|bump|shift) (it|my|the|this|that|appt|appointment|to|back|up)\b"
+        r"\b(move|change|push|switch|bump|shift) (it|my|me|his|her|our|their|the|this|that|appt|appointment|"
+        r"to|back|up)\b"
         r"|\b(another|different|other|new|later|earlier) (day|date|time|slot)\b"
         r"|\b(something|anything) (later|earlier|else)\b|\bpush it\b|\bpostpone\w*"
     ),
@@ -88,13 +90,16 @@ _RESCHEDULE = {
         r"(?<!no )\b(cancelar|cancelo|cancela|cancelamos|cancele) (la |mi |esa |esta |el |lo )?"
         r"(cita|sesion|infusion|turno|consulta)\b|\b(quiero|necesito|tengo que) cancelar\b"
         r"|(?<!no )\bcancel(a|en|ar) (la|el) (del|de la|de el) \w+"
+        rf"|(?<!no )\bcancel(o|ar|a|en) (el |la )?({_DAYS})\b"
     ),
     "es.reschedule.new_slot": (
         r"\b(otra|nueva) cita\b|\b(hay|tienen|tiene) (espacio|algo|lugar|disponible|citas?|horario)\b"
         r"|\ben (lugar|vez) de\b|\bquisiera (una )?cita\b|\bsacar otra\b"
         r"|\b(se me olvido|perdi|falte a) (mi|la) cita\b|\bmejor (el|la|a las|para el|en la) "
         r"|\bse puede (despues|antes|mas tarde|mas temprano|el|para el|a las)\b"
-        r"|\b(la|lo|me la) (pueden|puede|podrian) (pasar|cambiar|mover)\b"
+        r"|\b(la|lo|me la) (pueden|puede|podrian|podemos|podriamos) (pasar|cambiar|mover|adelantar|atrasar|"
+        r"recorrer)\b|\b(puede|podria|se podria|podra) ser (el|la|a las|para|mas|otro|otra)\b"
+        r"|\bse podria (el|la|a las|para|mas)\b|\b(adelantar|atrasar)(la|lo)?\b"
     ),
     "es.reschedule.no_puedo": (
         r"\bno (voy a poder|podre|alcanzo|llego|creo que pueda|voy a ir|voy a llegar|me va a dar tiempo|"
@@ -114,20 +119,26 @@ _QUESTION = {
         r"hay que|es|necesito|se puede|me pueden|pueden|usted)\b.*\?|^(que|cuando|donde|quien|"
         r"cuanto|cuantas|cuantos|cual|por que|a que hora|puedo|tengo que|debo|hay que|necesito)\b"
         r"|\b(is|es) (that|it|this|eso|esto) (ok|okay|normal|safe|bad|malo|peligroso|seguro)\b"
+        r"|\b(wants? to know|wondering|would like to know|quisiera saber|quiere saber|pregunta si"
+        r"|preguntaba si)\b"
+        r"|^(is|are|will|would|should|does|did|was) (the|it|there|this|that|my|your|she|he|they|we|i)\b"
     ),
 }
 _QUESTION["en.question.mark"] = r"\?"  # last: a wh-word names the rule when there is one
 _CONFIRM = {
     "en.confirm.yes": (
-        r"^(y|ys|ya|yes+|yess+|yea|yeah|yep+|yup|yus|ye|yas|sure|ok+|okay|okey|k+|kk|o k|alright|"
+        r"^(y|ys|ya|yes+|yessir|yessur|bet|okie|okie dokie|okey dokey|fosho|for sure|yess+|yea|yeah|yep+"
+        r"|yup|yus|ye|yas|sure|ok+|okay|okey|k+|kk|o k|alright|"
         r"all right|aight|absolutely|definitely|of course|certainly|c|confirm\w*|confrim\w*|"
         r"comfirm\w*|conf|cofirm\w*|confirmed|correct|affirmative|roger|will do|sounds good|"
         r"perfect|great|good|cool|got it|works|that works|thumbsup|okhand|checkmark|smile|hundred)\b"
     ),
     "en.confirm.there": (
         r"\b(ill|i will|i ll|i shall|will|gonna|going to|i am going to|im going to|planning to|plan to)"
-        r" ?(be|b) (there|theyre|their|in|here|on time|ready)\b"
-        rf"|\b(see|c) (you|u|ya|yall) (then|there|soon|tomorrow|tmrw|tmr|{_DAYS}|at|on|next)\b"
+        r" ?(be|b) (there|theyre|their|in|here|on time|ready)\b|\b(i|we) (confirm|am confirming"
+        r"|are confirming|"
+        r"would like to confirm|want to confirm)\b"
+        rf"|\b(see|sea|c) (you|u|ya|yall) (then|there|soon|tomorrow|tmrw|tmr|{_DAYS}|at|on|next)\b"
         r"|\bsee (you|u|ya)$"
         r"|\b(works|works for me|that works|works fine)\b"
         r"|\b(count me in|i can make it|i can come|i can be there|ill make it|i will make it|"
@@ -141,14 +152,15 @@ _CONFIRM = {
     ),
     "es.confirm.alli": (
         r"\b(ahi|alli|aya|alla|ai) (estare|estaremos|nos vemos|voy|llego)\b|\bnos vemos\b"
-        r"|\b(voy a ir|si voy|ire|asistire|si asisto|ahi estoy|cuenten conmigo|ahi me tienen|no falto|"
+        r"|\b(voy a ir|si voy|ire|asistire|si asisto|ahi estoy|cuenten conmigo|ahi me tienen|no falto"
+        r"|confirmo|"
+        r"(si )?(va|vamos|van) a (ir|estar)|"
         r"no faltare|"
         r"si puedo|llego)\b"
     ),
 }
-_NEGATED = re.compile(
-    r"\b(not|no|dont|cant|wont|never|nope|nah|unable|cannot|but|unless|except|pero|nunca|tampoco)\b"
-)
+_NEGATED = re.compile(r"\b(not|no|dont|cant|wont|never|nope|nah|unable|cannot|unless|except|nunca|tampoco)\b")
+_BUT = re.compile(r"\b(?:but|pero)\b")
 _NO_PROBLEM = re.compile(
     r"\b(dont cancel( me| it| my \w+)?|no cancelen( mi cita)?|no stopping me|no falto|no faltare|"
     r"no se preocupen?|dont worry|no problem|no prob|no worries|no doubt|"
@@ -170,7 +182,7 @@ _LETTER = re.compile(r"^\s*([rc])\1?\s*([,.\-:!]|$|\s+(pls|please|plz|porfa|por 
 # "can we do next week", "can u do mon": a new slot asked for, with or without a mark.
 _CAN_WE_DO = re.compile(r"\b(can|could|cn) (we|i|u|you) (do|make it|come|come in|switch|move|go|get in)\b")
 _OTHER_SLOT = re.compile(
-    r"\b(come|do|go|make it|switch|move|instead|available|open|pasar|ir|venir|cambiar|mover|mejor|"
+    r"\b(come|make it|switch|move|instead|available|pasar|ir|venir|cambiar|mover|mejor|"
     r"se puede|disponible|espacio|lugar)\b"
 )
 _WHEN = re.compile(rf"\b(({_DAY})|({_TIME}))\b")
@@ -223,13 +235,16 @@ def _question_rule(said: str) -> str | None:
 
 
 def _confirm_rule(said: str) -> str | None:
+    """A confirmation, unless a negation goes with it: "ok not sure" is for a person; "yes but
+    I have to leave by 3:30" and "cant stop yawning lol but yes see u thursday" confirm."""
     cleared = _NO_PROBLEM.sub(" ", said)
+    parts = _BUT.split(cleared)
     for rule, pattern in _COMPILED:
         if rule.split(".")[1] != "confirm" or not pattern.search(said):
             continue
-        if _NEGATED.search(cleared):
-            return None  # "yes but...", "ok not sure": a person reads it
-        return rule
+        if pattern.search(parts[-1].strip()) and not _NEGATED.search(parts[-1]):
+            return rule  # the last word is the confirmation
+        return None if any(_NEGATED.search(part) for part in parts) else rule
     return None
 
 

@@ -39,7 +39,7 @@ _STOP_WORDS = frozenset(
 )
 _FILLER = frozenset(
     _words(
-        "please pls plz plis now thanks thank thx you ty i said dije que "
+        "please pls plz plis now thanks thank thx you ty i said dije que les "
         "texting texts text messages message msgs sms "
         "it me this these them all ok okay just the wrong number no more already right away asap and "
         "por favor porfavor porfa ya gracias mensajes mensaje textos de numero equivocado ahora mismo con los"
@@ -58,13 +58,20 @@ _PHRASES = {
         r"(me|this number|my (phone|number))\b|^(please )?(do not|dont) (contact|text|message)( me)?$"
     ),
     "en.opt_out.stop_texting": (
-        r"\bstop (texting|txting|messaging|sending( me)?( these| the)? (texts|messages)|contacting|"
+        r"\bstop (texting|txting|textin|txtin|messaging|msging|msgin|msg|sending( me)?( these| the)? (texts"
+        r"|messages)|"
+        r"contacting|"
         r"the (texts|messages)|these (texts|messages)|sending me)\b"
     ),
     "en.opt_out.off_the_list": (
         r"\b(take|remove|delete|unsubscribe) (me|my number|this number)( off| from)?\b"
     ),
     "en.opt_out.opt_out": r"\b(opt ?out|opt (me|us) out|unsubscribe|unenroll)\b",
+    "en.opt_out.discontinue": (
+        r"\b(discontinue|cease|halt|end|cancel|unsubscribe me from) (these |the |all |all the |your |my )?"
+        r"(text |sms )?(texts|messages|msgs|reminders|notifications)\b|^no (more )?(texts|text messages"
+        r"|messages|msgs)\b"
+    ),
     "en.opt_out.no_longer_wish": (
         r"\b(no longer|dont|do not) (wish|want) to (receive|get) (any )?(more )?(text|texts|messages|sms)\b"
         r"|\b(want|get|take me) off (this|the|your) (list|texts?)\b|\benough with the (texts|messages)\b"
@@ -83,7 +90,8 @@ _PHRASES = {
         r"(mensajes|textos|sms|encuestas|preguntas)( ni (los |las )?(mensajes|textos|encuestas))?\b"
     ),
     "es.opt_out.dejen_de": (
-        r"(?<!no )\bdejen de (mandar|enviar|escribir|mandarme|enviarme|escribirme|contactarme)\b"
+        r"(?<!no )\bdejen de (mandar|enviar|escribir|mandarme|enviarme|escribirme|contactarme|textear|"
+        r"textearme|mensajear|mensajearme)\b"
     ),
     "es.opt_out.de_baja": r"\b(darme|dame|denme|me doy) de baja\b",
     "es.opt_out.de_la_lista": r"\b(saquenme|quitenme|borrenme|eliminenme) de (la|su|esta) lista\b",
@@ -142,7 +150,8 @@ _OPT_IN = re.compile(
     r"\b((start|resume|restart|turn on|keep) (texting|txting|sending|the (texts|messages|reminders))"
     r"|(send|text) me (again|texts|the texts|reminders)|opt( me)?( back)? in|sign me (back )?up|"
     r"(re)?subscribe|want (the )?(texts|messages|reminders) (again|back)|"
-    r"(quiero )?(volver a )?recibir (los )?(mensajes|textos|recordatorios)|vuelvan a (mandar|enviar)|"
+    r"(quiero )?(volver a )?recibir (los )?(mensajes|textos|recordatorios)|"
+    r"vuelvan a (mandar|enviar|mandarme|enviarme|escribirme)|"
     r"(resume|restart|start) (the |my )?(text |sms )?(texts|messages|reminders)|"
     r"(get|receive) (the )?(\w+ )?(texts|messages|reminders) again|start (again|back up|back)|"
     r"volver a (escribirme|mandarme|enviarme|inscribir)|"

@@ -59,7 +59,8 @@ _SYMPTOM = re.compile(
 )
 # "the nausea stopped", "is it normal to feel foggy?": a person reads what it means.
 _PASSED = re.compile(
-    r"\b(stopped|ended|gone|went away|passed|pararon|paro|se quito|se fue|ya no|normal|is it)\b"
+    r"\b(stopped|ended|gone|went away|passed|pararon|paro|se quito|se me quito|se fue|se paso|ya bajo|"
+    r"bajo|ya no|normal|is it)\b"
 )
 _NEGATION_START = re.compile(r"^(no|not|none|nope|nel|nada|ningun\w*|never|nunca)\b")
 # Words around an answer that do not change it.
@@ -236,7 +237,9 @@ def printed_options(prompt: str) -> list[tuple[int, str]]:
 def _yes_no(said: str) -> Any:
     if said in _YES or said in _NO:
         return said in _YES
-    if _SYMPTOM.search(said) and not _NEGATION_START.match(said) and not _PASSED.search(said):
+    if _PASSED.search(said):
+        return INVALID  # "ya se me quitó la náusea": had one, now gone; a person reads it
+    if _SYMPTOM.search(said) and not _NEGATION_START.match(said):
         return True  # "a little headache the next morning": an effect described is a yes
     first = said.split(maxsplit=1)[0] if said else ""
     if first in _YES:
