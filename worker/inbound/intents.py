@@ -91,7 +91,8 @@ def _keywords(text: str, keyword: Keyword | None, context: Context) -> Reading |
         return Reading(HELP, "keyword")
     # "HELP please", "START por favor": the keyword with courtesy, which Twilio does not see as
     # its keyword (so the worker answers it whatever CLINIC_KEYWORD_REPLIES says).
-    courteous = classify(_COURTESY.sub(" ", text)) if keyword is None else None
+    first = re.split(r"[.,;!?\n]", text, maxsplit=1)[0]  # "START please, I changed my mind"
+    courteous = classify(_COURTESY.sub(" ", first)) if keyword is None else None
     if courteous == Keyword.OPT_IN or (
         context.opted_out and (courteous == Keyword.YES or opt_out.opt_in(text))
     ):

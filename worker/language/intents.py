@@ -59,7 +59,8 @@ _RESCHEDULE = {
         r"|\bcancel (it|for|on)\b|\bneed to cancel\b|\bhave to cancel\b|\bgotta cancel\b"
     ),
     "en.reschedule.new_slot": (
-        r"\b(new|another|different|diff|other|later|earlier) (appointment|appt|time|day|date|slot|one)\b"
+        r"(?<!every )\b(new|another|different|diff|other|later|earlier) (appointment|appt|time|day|date"
+        r"|slot|one)\b"
         r"|\b(any|have|got) (openings?|availability|slots?|spots?|times? available)\b"
         r"|\b(is |are )?(anything|any time|something) (open|available|free)\b"
         r"|\banything (after|before|earlier|later|on|in the)\b|\bmissed my (appt|appointment|visit|session)\b"
@@ -68,7 +69,7 @@ _RESCHEDULE = {
     "en.reschedule.cant_make_it": (
         r"\b(cant|cannot|can not|wont|will not|wont be able to|not gonna|not going to|unable to|"
         r"couldnt|not able to|dont think i can|dont think ill|no way i can|cant be|have to bail|"
-        r"gotta bail|bail)"
+        r"gotta bail)"
         r" ?(make|come|go|be there|attend|do|get there|get in|it|make it)\b"
     ),
     "en.reschedule.move": (
@@ -77,7 +78,10 @@ _RESCHEDULE = {
         r"|\b(another|different|other|new|later|earlier) (day|date|time|slot)\b"
         r"|\b(something|anything) (later|earlier|else)\b|\bpush it\b|\bpostpone\w*"
     ),
-    "en.reschedule.instead": r"\b(instead|come in (on|at) \w+ instead)\b",
+    "en.reschedule.instead": (
+        r"\b(instead|come in (on|at) \w+ instead)\b|\b(have to|gotta|gonna have to|got to|need to) bail\b"
+        r"|\bnext (avail|available|opening|open)\b"
+    ),
     "es.reschedule.word": (
         r"\b(reprogram|reagend|pospon|aplaz)\w*"
         r"|(?<!no )\b(mover|mueven|muevan|mueva|cambiar|cambian|cambien|cambie|"
@@ -97,6 +101,7 @@ _RESCHEDULE = {
         r"|\ben (lugar|vez) de\b|\bquisiera (una )?cita\b|\bsacar otra\b"
         r"|\b(se me olvido|perdi|falte a) (mi|la) cita\b|\bmejor (el|la|a las|para el|en la) "
         r"|\bse puede (despues|antes|mas tarde|mas temprano|el|para el|a las)\b"
+        r"|\bme la (cambian|pasan|mueven|recorren|cambias|pasas)\b"
         r"|\b(la|lo|me la) (pueden|puede|podrian|podemos|podriamos) (pasar|cambiar|mover|adelantar|atrasar|"
         r"recorrer)\b|\b(puede|podria|se podria|podra) ser (el|la|a las|para|mas|otro|otra)\b"
         r"|\bse podria (el|la|a las|para|mas)\b|\b(adelantar|atrasar)(la|lo)?\b"
@@ -111,6 +116,7 @@ _RESCHEDULE = {
 _QUESTION = {
     "en.question.wh": (
         r"^(what|whats|when|whens|where|wheres|who|whos|how|why|which|is it|is there|do i|do you|do u|can u|"
+        r"can my|could my|may i|can (he|she|they|someone|somebody)|"
         r"does|can i|could i|should i|am i|will i|will it|will there|are you|are there|is this|"
         r"can someone|can you|how long|how much)\b"
     ),
@@ -129,16 +135,19 @@ _CONFIRM = {
     "en.confirm.yes": (
         r"^(y|ys|ya|yes+|yessir|yessur|bet|okie|okie dokie|okey dokey|fosho|for sure|yess+|yea|yeah|yep+"
         r"|yup|yus|ye|yas|sure|ok+|okay|okey|k+|kk|o k|alright|"
-        r"all right|aight|absolutely|definitely|of course|certainly|c|confirm\w*|confrim\w*|"
+        r"all right|aight|absolutely|definitely|of course|certainly|c|confirm\w*|confrim\w*|confim\w*|"
         r"comfirm\w*|conf|cofirm\w*|confirmed|correct|affirmative|roger|will do|sounds good|"
         r"perfect|great|good|cool|got it|works|that works|thumbsup|okhand|checkmark|smile|hundred)\b"
     ),
     "en.confirm.there": (
         r"\b(ill|i will|i ll|i shall|will|gonna|going to|i am going to|im going to|planning to|plan to)"
-        r" ?(be|b) (there|theyre|their|in|here|on time|ready)\b|\b(i|we) (confirm|am confirming"
+        r" ?(be|b) (there|thete|ther|thr|theyre|their|in|here|on time|ready)\b"
+        r"|\b(shell|she will|hell|he will|theyll|they will|she is going to|he is going to) be there\b|\b(i"
+        r"|we) (confirm|am confirming"
         r"|are confirming|"
         r"would like to confirm|want to confirm)\b"
         rf"|\b(see|sea|c) (you|u|ya|yall) (then|there|soon|tomorrow|tmrw|tmr|{_DAYS}|at|on|next)\b"
+        r"|^(cya|cu|see ya|laters)\b"
         r"|\bsee (you|u|ya)$"
         r"|\b(works|works for me|that works|works fine)\b"
         r"|\b(count me in|i can make it|i can come|i can be there|ill make it|i will make it|"
@@ -151,7 +160,9 @@ _CONFIRM = {
         r"por supuesto|seguro|c)\b"
     ),
     "es.confirm.alli": (
-        r"\b(ahi|alli|aya|alla|ai) (estare|estaremos|nos vemos|voy|llego)\b|\bnos vemos\b"
+        r"\b(ahi|alli|aya|alla|ai|ay|alli mismo) (estare|estaremos|nos vemos|voy|llego|estaremos)\b"
+        r"|\bnos vemos\b"
+        r"|\b(el|ella) si va\b"
         r"|\b(voy a ir|si voy|ire|asistire|si asisto|ahi estoy|cuenten conmigo|ahi me tienen|no falto"
         r"|confirmo|"
         r"(si )?(va|vamos|van) a (ir|estar)|"
@@ -162,7 +173,8 @@ _CONFIRM = {
 _NEGATED = re.compile(r"\b(not|no|dont|cant|wont|never|nope|nah|unable|cannot|unless|except|nunca|tampoco)\b")
 _BUT = re.compile(r"\b(?:but|pero)\b")
 _NO_PROBLEM = re.compile(
-    r"\b(dont cancel( me| it| my \w+)?|no cancelen( mi cita)?|no stopping me|no falto|no faltare|"
+    r"\b(dont cancel( me| it| my \w+)?|no cancelen( mi cita)?|no stopping me|no falto|no faltare|como no|"
+    r"not the wrong number|no es (el )?numero equivocado|"
     r"no se preocupen?|dont worry|no problem|no prob|no worries|no doubt|"
     r"not a problem|cant wait|can not wait|no hay problema|sin problema|sin falta)\b"
 )
@@ -178,11 +190,22 @@ _TIME = (
     r"(in the |en la |por la )?(morning|afternoon|evening|tarde|noche|mediodia)|"
     r"\d{1,2}/\d{1,2}|(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w* \d{1,2}"
 )
-_LETTER = re.compile(r"^\s*([rc])\1?\s*([,.\-:!]|$|\s+(pls|please|plz|porfa|por favor)\b)", re.IGNORECASE)
+_LATE = re.compile(
+    r"\b(running|gonna be|going to be|will be|ill be|a bit|bit|little|be) late\b|\b(stuck in|in) traffic\b"
+    r"|\b(voy|vamos|llego|llegare|ando|voy a llegar) (un poco |bien )?tarde\b|\bllego en \d+"
+)
+_TAPBACK = re.compile(
+    r"^\s*(liked|loved|emphasized|laughed at|disliked|questioned|le gusto|le encanto"
+    r"|no le gusto)\s+[\u201c\"]",
+    re.IGNORECASE,
+)
+_LETTER = re.compile(
+    r"^\s*([rc])\1?\s*([,.\-:!]|$|\s+(pls|please|plz|porfa|por favor|x favor|xfa|plis)\b)", re.IGNORECASE
+)
 # "can we do next week", "can u do mon": a new slot asked for, with or without a mark.
 _CAN_WE_DO = re.compile(r"\b(can|could|cn) (we|i|u|you) (do|make it|come|come in|switch|move|go|get in)\b")
 _OTHER_SLOT = re.compile(
-    r"\b(come|make it|switch|move|instead|available|pasar|ir|venir|cambiar|mover|mejor|"
+    r"\b(come|make it|switch|move|instead|available|anything|something|pasar|ir|venir|cambiar|mover|mejor|"
     r"se puede|disponible|espacio|lugar)\b"
 )
 _WHEN = re.compile(rf"\b(({_DAY})|({_TIME}))\b")
@@ -196,8 +219,9 @@ _COMPILED = [
 def read(text: str) -> Intent:
     """The intent of a reply to a reminder (or a text about the visit out of the blue)."""
     said = plain(text)
-    if not said:
-        return Intent(UNCLEAR, "empty")
+    special = _late_or_tapback(text, said) if said else Intent(UNCLEAR, "empty")
+    if special is not None:
+        return special
     moved = _reschedule_rule(text, said)
     if moved is not None:
         return Intent(RESCHEDULE, moved, when_of(said))
@@ -211,6 +235,17 @@ def read(text: str) -> Intent:
         return Intent(QUESTION, asks)
     confirm = _confirm_rule(said)
     return Intent(CONFIRM, confirm) if confirm is not None else Intent(UNCLEAR, "none")
+
+
+def _late_or_tapback(text: str, said: str) -> Intent | None:
+    if _LATE.search(said):
+        return Intent(UNCLEAR, "late")  # "running late, be there 2:15": the front desk wants to know
+    tapback = _TAPBACK.match(_fold(text))
+    if tapback is None:
+        return None
+    # An iPhone reaction quotes the whole reminder ("Liked “…Reply C to confirm or R to …”").
+    liked = tapback.group(1) in ("liked", "loved", "le gusto", "le encanto")
+    return Intent(CONFIRM, "tapback") if liked else Intent(UNCLEAR, "tapback")
 
 
 def _reschedule_rule(text: str, said: str) -> str | None:
@@ -246,6 +281,11 @@ def _confirm_rule(said: str) -> str | None:
             return rule  # the last word is the confirmation
         return None if any(_NEGATED.search(part) for part in parts) else rule
     return None
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def when_of(said: str) -> str | None:

@@ -58,13 +58,14 @@ _PHRASES = {
         r"(me|this number|my (phone|number))\b|^(please )?(do not|dont) (contact|text|message)( me)?$"
     ),
     "en.opt_out.stop_texting": (
-        r"\bstop (texting|txting|textin|txtin|messaging|msging|msgin|msg|sending( me)?( these| the)? (texts"
-        r"|messages)|"
-        r"contacting|"
-        r"the (texts|messages)|these (texts|messages)|sending me)\b"
+        r"(?<!dont )(?<!do not )(?<!never )\b(stop|quit) (texting|txting|textin|txtin|messaging|msging"
+        r"|msgin|msg|"
+        r"sending( me)?( these| the)? (texts|messages)|contacting|the (texts|messages|reminders)|"
+        r"these (texts|messages|reminders)|sending me)\b"
+        r"|\b(no longer|not) a patient( there| here| anymore)?\b|\bya no soy (su )?paciente\b"
     ),
     "en.opt_out.off_the_list": (
-        r"\b(take|remove|delete|unsubscribe) (me|my number|this number)( off| from)?\b"
+        r"\b(take|remove|delete|unsubscribe|leave|keep) (me|my number|this number)( off| from| out of)?\b"
     ),
     "en.opt_out.opt_out": r"\b(opt ?out|opt (me|us) out|unsubscribe|unenroll)\b",
     "en.opt_out.discontinue": (
@@ -79,7 +80,7 @@ _PHRASES = {
     ),
     "en.opt_out.dont_want_texts": (
         r"\b(dont|do not|no longer) want (to (get|receive) )?(any )?(more )?(these |the |your )?"
-        r"(texts|messages|reminders|surveys)\b"
+        r"(texts|messages|msgs|reminders|surveys)\b"
     ),
     "es.opt_out.no_me_manden": (
         r"\bno me (manden|envien|escriban|mande|envie|escriba|mandes|envies|escribas|contacten|llamen)"
@@ -93,15 +94,21 @@ _PHRASES = {
         r"(?<!no )\bdejen de (mandar|enviar|escribir|mandarme|enviarme|escribirme|contactarme|textear|"
         r"textearme|mensajear|mensajearme)\b"
     ),
-    "es.opt_out.de_baja": r"\b(darme|dame|denme|me doy) de baja\b",
-    "es.opt_out.de_la_lista": r"\b(saquenme|quitenme|borrenme|eliminenme) de (la|su|esta) lista\b",
+    "es.opt_out.de_baja": r"(?<!no )\b(darme|dame|denme|deme|me doy|me quiero dar) de baja\b",
+    "es.opt_out.de_la_lista": (
+        r"\b(saquenme|quitenme|borrenme|eliminenme) de (la|su|esta|sus) (lista|listas)\b"
+        r"|\b(saquenme|quitenme|borrenme) de (esto|aqui|ahi|los mensajes|los textos)\b"
+    ),
     "es.opt_out.no_mas_mensajes": r"\bno mas (mensajes|textos|sms|recordatorios)\b",
     "es.opt_out.no_deseo": (
         r"\bno (deseo|quiero) (recibir|que me (sigan|vuelvan a) (mandando|enviando|mandar|enviar))"
         r"( mas)?( (los|estos))? (mensajes|textos|sms)\b|\bno (enviar|mandar|manden|envien) mas\b"
-        r"|\bno me vuelvan a (mandar|enviar|escribir)\b|\bya no quiero (estos|los|sus) (mensajes|textos)\b"
-        r"|\bparen (los|de mandar|de enviar) ?(mensajes|textos)?\b|\bparenle( con los (textos|mensajes))?\b"
-        r"|\bborren mi numero\b|\bno manden mas\b"
+        r"|\bno me vuelvan a (mandar|enviar|escribir|contactar|textear|llamar)\b"
+        r"|\bya no quiero (estos|los|sus) (mensajes|textos)\b"
+        r"|\bparen (los|de mandar|de enviar|de mandarme|de enviarme|de escribir|de escribirme|de textear) ?"
+        r"(mensajes|textos)?\b|\bparenle( con los (textos|mensajes))?\b"
+        r"|\bborren mi numero\b|\bno (manden|escriban|envien) mas\b"
+        r"|\bno quiero que me (contacten|escriban|manden|envien|texteen|sigan escribiendo)\b"
     ),
 }
 _COMPILED = {rule: re.compile(pattern) for rule, pattern in _PHRASES.items()}
@@ -115,7 +122,10 @@ _ONLY_WHEN = re.compile(
     r"|\b(before|after|antes de|despues de) (the )?\d|\bon (weekends|sundays|saturdays)\b|\ben la noche\b"
 )
 # "wrong number for my emergency contact": a number on file, not this phone.
-_WRONG_FOR = re.compile(r"\bwrong (number|#|num) (for|on|in)\b|\bnumero equivocado (de|para) (mi|el|la)\b")
+_WRONG_FOR = re.compile(
+    r"\bwrong (number|#|num) (for|on|in)\b|\bnumero equivocado (de|para) (mi|el|la)\b"
+    r"|\b(not|isnt|no es|no es el) (the |a |un )?(wrong (number|#)|numero equivocado)\b"
+)
 # Not a request to stop the texts: "can't stop", "no puedo parar", "end it". ("cancel" alone
 # is a keyword already; "cancel it" after a reminder is about the appointment.)
 _NOT_A_REQUEST = re.compile(
@@ -150,7 +160,9 @@ _OPT_IN = re.compile(
     r"\b((start|resume|restart|turn on|keep) (texting|txting|sending|the (texts|messages|reminders))"
     r"|(send|text) me (again|texts|the texts|reminders)|opt( me)?( back)? in|sign me (back )?up|"
     r"(re)?subscribe|want (the )?(texts|messages|reminders) (again|back)|"
-    r"(quiero )?(volver a )?recibir (los )?(mensajes|textos|recordatorios)|"
+    r"(quiero )?(volver a )?recibir (los )?(mensajes|textos|recordatorios)|(volver a )?suscribirme"
+    r"|resuscribirme|"
+    r"(quiero|mandenme|envienme) (los |mis )?(recordatorios|mensajes|textos) (de nuevo|otra vez)|"
     r"vuelvan a (mandar|enviar|mandarme|enviarme|escribirme)|"
     r"(resume|restart|start) (the |my )?(text |sms )?(texts|messages|reminders)|"
     r"(get|receive) (the )?(\w+ )?(texts|messages|reminders) again|start (again|back up|back)|"
@@ -181,4 +193,5 @@ def _stop_word(word: str) -> str:
 
 def wrong_number(text: str) -> bool:
     """The text says the phone is not the patient's ("stop, wrong number")."""
-    return bool(_WRONG_NUMBER.search(_plain(text)))
+    plain = _plain(text)
+    return bool(_WRONG_NUMBER.search(plain)) and not _WRONG_FOR.search(plain)

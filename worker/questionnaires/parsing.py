@@ -45,8 +45,14 @@ _LEADING = re.compile(
     rf"^(?:{_PREFIX}\s+)*"
     rf"{_LEADING_NUMBER}\b(.*)$"
 )
-_RANGE = re.compile(rf"^(?:{_PREFIX}\s+)*{_NUMBER}\s*(?:-|to|or|o|a|/|y|and|&|,)\s*{_NUMBER}\b")
-_A_DAY_OR_TWO = re.compile(r"\b(a|one|un|uno) (day|dia) (or|o) (two|dos)\b")
+_RANGE = re.compile(
+    rf"^(?:{_PREFIX}\s+)*{_NUMBER}\s*(?:-|to|or|o|a|/|y|and|&|,|maybe|or maybe|o tal vez|tal vez|o quizas)\s*"
+    rf"{_NUMBER}\b"
+)
+_A_DAY_OR_TWO = re.compile(
+    r"\b(a|one|un|uno) (day|dia) (or|o) (two|dos)\b|\bevery other day\b|\bun dia si y (un dia|otro) no\b"
+    r"|\bcada (tercer|otro) dia\b"
+)
 _OUT_OF_TEN = re.compile(r"^(\d{1,2})\s*(?:/|out of|de|sobre)\s*10\b")
 _DAY_COUNT = re.compile(r"^\s*(days?|dias?|times?|veces|nights?|noches?|out of 14|de 14)\b")
 _ASKS = re.compile(r"^(is|does|what|which|do|can|el \d+ es|es el|que|cual)\b")
@@ -60,7 +66,7 @@ _SYMPTOM = re.compile(
 # "the nausea stopped", "is it normal to feel foggy?": a person reads what it means.
 _PASSED = re.compile(
     r"\b(stopped|ended|gone|went away|passed|pararon|paro|se quito|se me quito|se fue|se paso|ya bajo|"
-    r"bajo|ya no|normal|is it)\b"
+    r"bajo|ya no|normal|is it|se me paso)\b"
 )
 _NEGATION_START = re.compile(r"^(no|not|none|nope|nel|nada|ningun\w*|never|nunca)\b")
 # Words around an answer that do not change it.
@@ -75,7 +81,7 @@ _NEGATION = re.compile(r"\b(not|no|never|isnt|wasnt|nunca|ni)\s*$")
 _YES = {"yes", "y", "yep", "yeah", "ya", "yup", "si", "s", "claro", "true", "sip", "yes i did", "yes some"}
 _NO = {
     "no", "n", "nope", "nop", "nel", "nah", "negative", "false", "none", "ninguno", "ninguna", "nada",
-    "no none", "not really", "no ninguno",
+    "no none", "not really", "no ninguno", "nothing", "nothing at all", "none at all", "nada de nada",
 }  # fmt: skip
 _SKIP = {"skip", "omitir", "pass", "pasar", "skip it", "n a", "na"}
 
