@@ -89,3 +89,47 @@ def test_start_or_yes_opts_in_only_someone_opted_out() -> None:
 def test_questions_go_to_a_person() -> None:
     assert read_reply("do I need to fast before?", REMINDER).intent == "question"
     assert read_reply("what does this mean?", Context(item=PHQ9.item("q8"))).intent == "question"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My mom will take me", "Can you take me at 4 instead?", "keep me posted", "leave me a voicemail",
+        "Don't call me, just text", "No me escriba en inglés por favor", "alot", "thanks alot",
+        "basta ya, no puedo mas", "don't stop the reminders, they really help", "remove me from thursday",
+        "pls don't text me so early in the morning", "u have the wrong number for my emergency contact",
+    ],
+)  # fmt: skip
+def test_ordinary_texts_that_look_like_opt_outs_do_not_opt_out(text: str) -> None:
+    for context in (Context(), REMINDER, Context(item=PHQ9.item("q1"))):
+        assert read_reply(text, context).intent != "opt_out", (text, context)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "please stop texting me its too late", "stop reminding me", "pare de mandar mensajes", "Sotp",
+        "unsubcribe", "I said STOP", "take me off your list", "pls remove me", "No me vuelvan a contactar",
+    ],
+)  # fmt: skip
+def test_more_ways_to_stop_are_read(text: str) -> None:
+    assert read_reply(text, Context(item=GAD7.item("q2"))).intent == "opt_out"
+
+
+def test_a_reaction_quoting_our_text_is_never_read_for_its_quoted_words() -> None:
+    liked_help = "Liked \u201cRiverside Clinic: appointment texts. Reply STOP to opt out.\u201d"
+    assert read_reply(liked_help, Context()).intent != "opt_out"
+    liked_reminder = "Liked \u201cRiverside Clinic: reminder of your appointment. Reply C to confirm or R to reschedule\u201d"
+    assert read_reply(liked_reminder, REMINDER).intent == "confirm"
+
+
+def test_a_wrong_number_said_after_a_stop_phrase_is_kept() -> None:
+    reading = read_reply("Stop texting me, wrong number", REMINDER)
+    assert reading.intent == "opt_out" and reading.wrong_number and reading.rule != "keyword"
+
+
+def test_running_late_and_thanks_are_not_confirmations() -> None:
+    assert read_reply("Running late, be there 2:15", REMINDER).rule == "late"
+    assert read_reply("I'm running late, can we move it to 4?", REMINDER).intent == "reschedule"
+    assert read_reply("thank you", REMINDER).rule == "courtesy"
+    assert read_reply("Im not coming", REMINDER).intent == "reschedule"

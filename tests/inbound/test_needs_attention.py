@@ -132,3 +132,33 @@ def test_resolving_needs_a_readable_name(client: TestClient, runtime: Runtime, a
     [row] = inbound_rows(runtime.sessions)
     with pytest.raises(InputError, match="--by"), transaction(runtime.sessions) as session:
         resolve(session, row.id, actor, None, utcnow())
+
+
+def test_ok_thanks_after_a_reschedule_request_does_not_confirm_the_visit(
+    client: TestClient, runtime: Runtime, standin: StandIn
+) -> None:
+    appt = reminded_appointment(runtime)
+    text(client, "can we move it to friday?")
+    process_all(runtime)
+    sent = len(standin.accepted_to(PHONE))
+    text(client, "ok thanks")
+    assert process_all(runtime) == []
+    assert appointment_status(runtime.sessions, appt) == "reschedule_requested"
+    assert len(standin.accepted_to(PHONE)) == sent
+    assert inbound_rows(runtime.sessions)[-1].attention == "confirm after reschedule request"
+
+
+def test_thanks_after_a_confirmation_needs_nothing_and_running_late_is_listed(
+    client: TestClient, runtime: Runtime
+) -> None:
+    reminded_appointment(runtime)
+    text(client, "C")
+    text(client, "thank you!")
+    text(client, "running late, be there 2:15")
+    assert process_all(runtime) == ["sent"]  # the confirmation only: no clarification after it
+    rows = inbound_rows(runtime.sessions)
+    assert [(r.kind, r.attention) for r in rows] == [
+        ("confirm", None),
+        ("thanks", None),
+        ("unmatched", "running late"),
+    ]

@@ -111,3 +111,16 @@ def test_the_hint_says_what_was_unclear_before_the_question_in_gsm_spanish() -> 
     spanish = render(CATALOGUE, "phq9/q2/reask/range", "es")
     assert spanish.startswith("Elija una sola respuesta. 2/10 Durante las ultimas 2 semanas")
     assert cost(spanish).encoding == "GSM-7"
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("not nearly every day", None), ("not more than half the days", None), ("half the time", None),
+        ("No one", None), ("2 weeks", DAYS), ("3x a week", DAYS), ("2 3", RANGE), ("2 not at all", RANGE),
+        ("every other day", DAYS),
+    ],
+)  # fmt: skip
+def test_negated_near_and_conflicting_replies_are_not_stored_as_an_answer(text: str, why: str | None) -> None:
+    reading = read_answer(PHQ9.item("q1"), text)
+    assert (reading.value, reading.ambiguous) == (INVALID, why)

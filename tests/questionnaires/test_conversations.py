@@ -17,6 +17,7 @@ from tests.twilio_standin import StandIn
 from tests.webhooks import inbound_form, signed
 from worker.db.engine import transaction
 from worker.db.models import Appointment, Message, Patient, QuestionnaireRun, SafetyAlert, utcnow
+from worker.inbound.attention import needing_attention
 from worker.outbound.manual import queue_checkin
 from worker.outbound.sending import deliver
 from worker.questionnaires.results import result_rows
@@ -222,6 +223,32 @@ def test_the_difficulty_item_is_skipped_when_no_problem_was_checked(chat: Chat, 
         chat.say("never")
     assert chat.say("Not at all").startswith("Thank you.")
     assert [(r.status, r.score) for r in runs(rt)] == [("completed", 0)]
+
+
+@pytest.mark.parametrize("words", ["help please", "HELP", "cant make it thursday"])
+def test_on_item_9_help_or_visit_words_still_read_the_item_fail_safe(
+    chat: Chat, rt: Runtime, words: str
+) -> None:
+    pid = add_patient(rt.sessions, rt.settings, PHONE)
+    chat.start("phq9", pid)
+    for _ in range(8):
+        chat.say("0")
+    chat.say(words)
+    [alert] = alerts(rt)
+    assert alert.category == "safety_item"  # unreadable on item 9: an alert, and the item asked again
+    assert runs(rt)[0].current_item == "q9"
+
+
+def test_a_reschedule_written_with_an_answer_is_listed_for_a_person(chat: Chat, rt: Runtime) -> None:
+    pid = add_patient(rt.sessions, rt.settings, PHONE)
+    chat.start("checkin", pid)
+    chat.say("7")
+    chat.say("no")
+    chat.say("can we move my next appointment to thursday?")  # the note: stored, and listed
+    with rt.sessions() as session:
+        [item] = needing_attention(session)
+    assert (item.attention, item.attention_detail) == ("reschedule request", "thursday")
+    assert [r.status for r in runs(rt)] == ["completed"]
 
 
 def test_help_wins_over_an_answer(chat: Chat, rt: Runtime) -> None:

@@ -25,6 +25,8 @@ WRONG_NUMBER = "wrong number"
 UNKNOWN_SENDER = "unknown sender"
 NO_APPOINTMENT = "no appointment to confirm"
 NO_ANSWER = "no valid answer"
+LATE = "running late"
+CONFIRM_AFTER_RESCHEDULE = "confirm after reschedule request"
 MAX_ACTOR_CHARS = 128
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from worker.language import intents as appointment
 from worker.language import opt_out
-from worker.language.keywords import Keyword, classify
+from worker.language.keywords import OPT_OUT_WORDS, TWILIO_KEYWORDS, Keyword, classify, normalise
 from worker.questionnaires.definitions import Item
 from worker.questionnaires.parsing import INVALID, read_answer
 from worker.questionnaires.safety_answers import read_safety_answer
@@ -62,10 +62,15 @@ _COURTESY = re.compile(
 )
 
 
+_SHORT_PHRASE_WORDS = 3
 _QUESTION_WORDS = 5  # "maybe?" and "a little?" hedge an answer; a longer "?" asks something
 
 
 def read_reply(text: str, context: Context) -> Reading:
+    reaction = appointment.tapback(text)
+    if reaction is not None:  # the words of our own text it quotes are not the patient's
+        reading = _confirm(Reading(reaction.intent, reaction.rule), context)
+        return reading if reaction.intent == CONFIRM else Reading(UNCLEAR, reaction.rule)
     keyword = classify(text)
     first = _keywords(text, keyword, context)
     if first is not None:
@@ -79,16 +84,22 @@ def read_reply(text: str, context: Context) -> Reading:
 
 def _keywords(text: str, keyword: Keyword | None, context: Context) -> Reading | None:
     """Steps 1 and 2: an opt-out, an opt-in, HELP; None for anything else."""
-    if keyword == Keyword.OPT_OUT:
-        return Reading(OPT_OUT, "keyword")
+    if keyword == Keyword.OPT_OUT and normalise(text) in OPT_OUT_WORDS:
+        # "keyword" only when Twilio answers it too (ALTO, BAJA are the worker's to confirm).
+        return Reading(OPT_OUT, "keyword" if normalise(text) in TWILIO_KEYWORDS else "keyword.words")
+    # A keyword phrase ("stop texting me", "remove me…") is read in full: "remove me from
+    # thursday" is about the visit, "STOP texting me, wrong number" also says whose phone it is.
     natural = opt_out.read(text)
+    if natural is None and keyword == Keyword.OPT_OUT and len(text.split()) <= _SHORT_PHRASE_WORDS:
+        natural = "keyword.words"  # "Stop sending", "STOPTEXTING": the phrase and nothing else
     if natural is not None:
         wrong = opt_out.wrong_number(text) and not natural.endswith(("wrong_number", "equivocado"))
         return Reading(OPT_OUT, natural + (".wrong_number" if wrong else ""))
+    exact = normalise(text) in TWILIO_KEYWORDS
     if keyword == Keyword.OPT_IN or (context.opted_out and keyword == Keyword.YES):
-        return Reading(OPT_IN, "keyword")
+        return Reading(OPT_IN, "keyword" if exact else "keyword.words")
     if keyword == Keyword.HELP:
-        return Reading(HELP, "keyword")
+        return Reading(HELP, "keyword" if exact else "keyword.words")
     # "HELP please", "START por favor": the keyword with courtesy, which Twilio does not see as
     # its keyword (so the worker answers it whatever CLINIC_KEYWORD_REPLIES says).
     first = re.split(r"[.,;!?\n]", text, maxsplit=1)[0]  # "START please, I changed my mind"

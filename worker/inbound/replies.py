@@ -5,23 +5,23 @@ worker.inbound.intents and acted on here."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from worker.clinic.records import cancel_pending_for_patient, replan_patient
 from worker.db import audit
 from worker.db.aftercommit import log_on_commit
-from worker.db.models import Appointment, InboundMessage, Message, Patient
-from worker.enums import ACTIVE_APPOINTMENT, AppointmentStatus, MessageKind, MessageStatus
+from worker.db.models import InboundMessage, Patient
+from worker.enums import MessageKind, MessageStatus
 from worker.inbound import attention, intents
+from worker.inbound.answering import Processed, flag, next_reminded_appointment, queue_answer
+from worker.inbound.conversation import current_item, patient_text
 from worker.inbound.intents import Context, Reading, read_reply
 from worker.language.keywords import Keyword
 from worker.lib.phones import normalise_sender
-from worker.messages.outbox import queue_now
-from worker.questionnaires.definitions import Catalogue, Item
+from worker.questionnaires.definitions import Catalogue
 from worker.questionnaires.runs import active_run, stop_on_opt_out, take_answer
 from worker.safety.acks import ack_id, acknowledge_by_text, is_staff_number
 from worker.settings import Settings
@@ -32,19 +32,13 @@ log = logging.getLogger(__name__)
 OPT_OUT, OPT_IN, HELP = "opt_out", "opt_in", "help"
 CONFIRM, RESCHEDULE = "confirm", "reschedule"
 UNMATCHED, UNKNOWN_SENDER = "unmatched", "unknown_sender"
-QUESTION, CLARIFY = "question", "clarify"  # a question for staff; a reminder reply asked again
+QUESTION, CLARIFY, THANKS = "question", "clarify", "thanks"  # worker.inbound.conversation
 UNMATCHED_KINDS: tuple[str, ...] = (UNMATCHED, UNKNOWN_SENDER, QUESTION)
 ACK, ACK_UNMATCHED = "ack", "ack_unmatched"  # on-call acknowledging an alert by text
 # An ACK that matched no open alert is answered, and staff can still read it.
 UNMATCHED_KINDS = (*UNMATCHED_KINDS, ACK_UNMATCHED)
 
 _SENT = (MessageStatus.SENT, MessageStatus.DELIVERED)
-
-
-@dataclass
-class Processed:
-    kind: str
-    replies: list[int] = field(default_factory=list)  # outbound rows to enqueue after commit
 
 
 def process_inbound(
@@ -88,9 +82,7 @@ def _context(session: Session, catalogue: Catalogue, patient: Patient | None, no
     if patient is None:
         return Context()
     run = active_run(session, patient.id)
-    item: Item | None = None
-    if run is not None and run.current_item:
-        item = catalogue.get(run.questionnaire).item(run.current_item)
+    item = current_item(catalogue, run) if run is not None else None
     reminded = next_reminded_appointment(session, patient.id, now) is not None
     return Context(item, reminded, patient.opted_out)
 
@@ -122,113 +114,33 @@ def _act(
         return _opt_in(session, settings, inbound, patient, now, always=natural is not None)
     if keyword == Keyword.HELP:
         answer = _keyword_answer(session, settings, inbound, patient, "help", now, always=natural is not None)
-        return Processed(HELP, answer)
-    if patient is None:
-        # Perhaps a patient writing from a new phone: listed for a person, no front-desk text
-        # (anyone can text the number).
-        attention.flag(session, inbound, attention.UNKNOWN_SENDER, None, lambda: None)
-        return Processed(UNKNOWN_SENDER)
-    return _patient_text(session, settings, catalogue, inbound, patient, reading, now)
+        return Processed(
+            HELP, answer + _help_on_a_safety_item(session, settings, catalogue, inbound, patient, now)
+        )
+    if patient is None:  # perhaps a patient writing from a new phone: listed for a person
+        return Processed(
+            UNKNOWN_SENDER, flag(session, settings, inbound, None, attention.UNKNOWN_SENDER, None, now)
+        )
+    run = active_run(session, patient.id)
+    return patient_text(session, settings, catalogue, inbound, patient, run, reading, now)
 
 
-def _patient_text(
+def _help_on_a_safety_item(
     session: Session,
     settings: Settings,
     catalogue: Catalogue,
     inbound: InboundMessage,
-    patient: Patient,
-    reading: Reading,
-    now: datetime,
-) -> Processed:
-    about_the_visit = reading.intent in (intents.CONFIRM, intents.RESCHEDULE)
-    run = active_run(session, patient.id)
-    if run is not None:
-        # A valid answer wins over C/R; a visit reply that is not a valid answer is one.
-        turn = take_answer(session, settings, catalogue, run, inbound, patient, now, fallback=about_the_visit)
-        if turn is not None:
-            flagged = _flag_question(session, settings, inbound, patient, reading, now)
-            if turn.gave_up:  # the item stays unanswered: someone should know why
-                flagged += _flag(session, settings, inbound, patient, attention.NO_ANSWER, None, now)
-            return Processed(turn.kind, turn.replies + flagged)
-    if about_the_visit:
-        return _appointment_reply(session, settings, inbound, patient, reading, now)
-    if reading.intent == intents.QUESTION:
-        replies = _flag_question(session, settings, inbound, patient, reading, now)
-        return Processed(QUESTION, replies + _question_ack(session, settings, inbound, patient, now))
-    if reading.rule.endswith(".no_reminder"):  # "C" or "yes" with nothing to confirm
-        return Processed(
-            UNMATCHED, _flag(session, settings, inbound, patient, attention.NO_APPOINTMENT, None, now)
-        )
-    return _unclear(session, settings, inbound, patient, now)
-
-
-def _flag_question(
-    session: Session,
-    settings: Settings,
-    inbound: InboundMessage,
-    patient: Patient,
-    reading: Reading,
-    now: datetime,
-) -> list[int]:
-    if reading.intent != intents.QUESTION:
-        return []
-    return _flag(session, settings, inbound, patient, attention.QUESTION, None, now)
-
-
-def _question_ack(
-    session: Session, settings: Settings, inbound: InboundMessage, patient: Patient, now: datetime
-) -> list[int]:
-    """At most one a day: a chatty patient is not answered by a robot every time."""
-    key = f"patient:{patient.id}:question_ack:{now:%Y-%m-%d}"
-    if session.scalar(select(Message.id).where(Message.key == key)) is not None:
-        return []
-    return [
-        queue_now(
-            session, key=key, kind=MessageKind.REPLY, template="question_ack", now=now,
-            lease=settings.claim_lease, patient_id=patient.id,
-        ).id
-    ]  # fmt: skip
-
-
-def _unclear(
-    session: Session, settings: Settings, inbound: InboundMessage, patient: Patient, now: datetime
-) -> Processed:
-    """A reply to a reminder that is neither yes nor no is asked once per appointment; after
-    that, or with no reminder to answer, a person reads it."""
-    appointment = next_reminded_appointment(session, patient.id, now)
-    if appointment is not None:
-        inbound.appointment_id = appointment.id
-        key = f"appointment:{appointment.id}:clarify"
-        if session.scalar(select(Message.id).where(Message.key == key)) is None:
-            clarify = queue_now(
-                session, key=key, kind=MessageKind.REPLY, template="reminder_clarify", now=now,
-                lease=settings.claim_lease, patient_id=patient.id, appointment_id=appointment.id,
-            )  # fmt: skip
-            return Processed(CLARIFY, [clarify.id])
-    return Processed(UNMATCHED, _flag(session, settings, inbound, patient, attention.UNCLEAR, None, now))
-
-
-def _flag(
-    session: Session,
-    settings: Settings,
-    inbound: InboundMessage,
     patient: Patient | None,
-    reason: str,
-    detail: str | None,
     now: datetime,
-    template: str = "front_desk_attention",
 ) -> list[int]:
-    """On the needs-attention list, and one text to the front desk (an id, nothing else)."""
-
-    def notify() -> int | None:
-        if not settings.front_desk_number:
-            return None
-        return _queue(
-            session, settings, inbound, patient, template, MessageKind.STAFF_NOTICE, now,
-            appointment_id=inbound.appointment_id, to_number=settings.front_desk_number,
-        )  # fmt: skip
-
-    return attention.flag(session, inbound, reason, detail, notify)
+    """HELP while PHQ-9 item 9 waits: answered, and read fail-safe as the item's answer too
+    (an alert, the question again) rather than leaving the item to a day of silence."""
+    run = active_run(session, patient.id) if patient is not None else None
+    item = current_item(catalogue, run) if run is not None else None
+    if run is None or patient is None or item is None or not item.is_safety:
+        return []
+    turn = take_answer(session, settings, catalogue, run, inbound, patient, now, fallback=False)
+    return turn.replies if turn is not None else []
 
 
 def _opt_out(
@@ -245,7 +157,7 @@ def _opt_out(
     wrong = natural is not None and ("wrong_number" in natural or "equivocado" in natural)
     flagged: list[int] = []
     if wrong:  # staff correct the record: the patient may not have this phone any more
-        flagged = _flag(session, settings, inbound, patient, attention.WRONG_NUMBER, None, now)
+        flagged = flag(session, settings, inbound, patient, attention.WRONG_NUMBER, None, now)
     if patient is not None:
         # Before the cancel: a check-in the run releases is cancelled too.
         flagged += stop_on_opt_out(session, settings, catalogue, patient, inbound.id, now)
@@ -292,74 +204,6 @@ def _opt_in(
     return Processed(OPT_IN, answer)
 
 
-def next_reminded_appointment(session: Session, patient_id: int, now: datetime) -> Appointment | None:
-    """The soonest upcoming active appointment the patient has been reminded of."""
-    reminded = exists().where(Message.appointment_id == Appointment.id, Message.status.in_(_SENT))
-    return session.scalar(
-        select(Appointment)
-        .where(
-            Appointment.patient_id == patient_id,
-            Appointment.status.in_(ACTIVE_APPOINTMENT),
-            Appointment.start_at > now,
-            reminded,
-        )
-        .order_by(Appointment.start_at)
-        .limit(1)
-        .with_for_update()
-    )
-
-
-def _appointment_reply(
-    session: Session,
-    settings: Settings,
-    inbound: InboundMessage,
-    patient: Patient,
-    reading: Reading,
-    now: datetime,
-) -> Processed:
-    confirm = reading.intent == intents.CONFIRM
-    appointment = next_reminded_appointment(session, patient.id, now)
-    if appointment is None:  # nothing to confirm or move: a person reads it
-        reason = attention.NO_APPOINTMENT if confirm else attention.RESCHEDULE
-        flagged = _flag(session, settings, inbound, patient, reason, reading.when, now)
-        return Processed(UNMATCHED if confirm else RESCHEDULE, flagged)
-    inbound.appointment_id = appointment.id
-    appointment.status = AppointmentStatus.CONFIRMED if confirm else AppointmentStatus.RESCHEDULE_REQUESTED
-    appointment.updated_at = now
-    audit.record(
-        session,
-        "sms",
-        f"appointment.{'confirm' if confirm else 'reschedule_request'}",
-        patient_id=patient.id,
-        entity="appointment",
-        entity_id=appointment.id,
-    )
-    replies = [
-        _queue(
-            session,
-            settings,
-            inbound,
-            patient,
-            "confirm_ack" if confirm else "reschedule_ack",
-            MessageKind.REPLY,
-            now,
-            appointment_id=appointment.id,
-        )
-    ]
-    if not confirm:  # "thursday" kept for the front desk, encrypted like the text itself
-        replies += _flag(
-            session,
-            settings,
-            inbound,
-            patient,
-            attention.RESCHEDULE,
-            reading.when,
-            now,
-            "front_desk_reschedule",
-        )
-    return Processed(CONFIRM if confirm else RESCHEDULE, replies)
-
-
 def _keyword_answer(
     session: Session,
     settings: Settings,
@@ -376,33 +220,7 @@ def _keyword_answer(
     if patient is None and to_number is None:
         return []  # a short code or alphanumeric sender: nothing to answer
     return [
-        _queue(
+        queue_answer(
             session, settings, inbound, patient, template, MessageKind.KEYWORD_REPLY, now, to_number=to_number
         )
     ]
-
-
-def _queue(
-    session: Session,
-    settings: Settings,
-    inbound: InboundMessage,
-    patient: Patient | None,
-    template: str,
-    kind: MessageKind,
-    now: datetime,
-    *,
-    appointment_id: int | None = None,
-    to_number: str | None = None,
-) -> int:
-    """An answer to the patient's text: it goes straight to a worker after commit."""
-    return queue_now(
-        session,
-        key=f"inbound:{inbound.id}:{template}",
-        kind=kind,
-        template=template,
-        now=now,
-        lease=settings.claim_lease,
-        appointment_id=appointment_id,
-        patient_id=patient.id if patient else None,
-        to_number=to_number,
-    ).id

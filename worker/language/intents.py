@@ -22,6 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 
 CONFIRM, RESCHEDULE, QUESTION, UNCLEAR = "confirm", "reschedule", "question", "unclear"
+LATE, COURTESY = "late", "courtesy"  # rules of two unclear readings the worker treats apart
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ _RESCHEDULE = {
         r"couldnt|not able to|dont think i can|dont think ill|no way i can|cant be|have to bail|"
         r"gotta bail)"
         r" ?(make|come|go|be there|attend|do|get there|get in|it|make it)\b"
+        r"|^(im |i am |we are |were )?not (coming|coming in|going to come|gonna come|able to come)\b"
     ),
     "en.reschedule.move": (
         r"\b(move|change|push|switch|bump|shift) (it|my|me|his|her|our|their|the|this|that|appt|appointment|"
@@ -194,6 +196,11 @@ _LATE = re.compile(
     r"\b(running|gonna be|going to be|will be|ill be|a bit|bit|little|be) late\b|\b(stuck in|in) traffic\b"
     r"|\b(voy|vamos|llego|llegare|ando|voy a llegar) (un poco |bien )?tarde\b|\bllego en \d+"
 )
+_COURTESY_ONLY = re.compile(
+    r"^(thanks|thank you|thank u|thx|ty|tysm|thanks so much|thank you so much|gracias|"
+    r"muchas gracias|mil gracias|thanks again|thank you again|thanks a lot|great thanks|"
+    r"smile|thanks smile|gracias smile)( so much| a lot| again| smile)?$"
+)
 _TAPBACK = re.compile(
     r"^\s*(liked|loved|emphasized|laughed at|disliked|questioned|le gusto|le encanto"
     r"|no le gusto)\s+[\u201c\"]",
@@ -219,32 +226,39 @@ _COMPILED = [
 def read(text: str) -> Intent:
     """The intent of a reply to a reminder (or a text about the visit out of the blue)."""
     said = plain(text)
-    special = _late_or_tapback(text, said) if said else Intent(UNCLEAR, "empty")
-    if special is not None:
-        return special
+    if not said:
+        return Intent(UNCLEAR, "empty")
     moved = _reschedule_rule(text, said)
-    if moved is not None:
+    if moved is not None:  # before "late": "running late, can we move it to 4?" is a reschedule
         return Intent(RESCHEDULE, moved, when_of(said))
+    if _LATE.search(said):
+        return Intent(UNCLEAR, LATE)  # "running late, be there 2:15": the front desk wants to know
     if _LETTER.match(text):  # "C!", "c."
         return Intent(CONFIRM, "letter")
+    return _asked_or_said(said)
+
+
+def _asked_or_said(said: str) -> Intent:
+    """After the reschedule rules: a slot asked for, a question, thanks, a confirmation."""
     asks = _question_rule(said)
     when = when_of(said)
     if when and ((asks is not None and _OTHER_SLOT.search(said)) or _CAN_WE_DO.search(said)):
         return Intent(RESCHEDULE, "other_slot", when)  # "can I come sat?", "can we do next week"
     if asks is not None:
         return Intent(QUESTION, asks)
+    if _COURTESY_ONLY.match(said):
+        return Intent(UNCLEAR, COURTESY)  # "thanks", "gracias": nothing to do, nothing to ask
     confirm = _confirm_rule(said)
     return Intent(CONFIRM, confirm) if confirm is not None else Intent(UNCLEAR, "none")
 
 
-def _late_or_tapback(text: str, said: str) -> Intent | None:
-    if _LATE.search(said):
-        return Intent(UNCLEAR, "late")  # "running late, be there 2:15": the front desk wants to know
-    tapback = _TAPBACK.match(_fold(text))
-    if tapback is None:
+def tapback(text: str) -> Intent | None:
+    """An iPhone reaction quotes our whole text ('Liked “…Reply STOP to opt out…”'): only the
+    reaction counts, never the words quoted. A like confirms; anything else is unclear."""
+    found = _TAPBACK.match(_fold(text))
+    if found is None:
         return None
-    # An iPhone reaction quotes the whole reminder ("Liked “…Reply C to confirm or R to …”").
-    liked = tapback.group(1) in ("liked", "loved", "le gusto", "le encanto")
+    liked = found.group(1) in ("liked", "loved", "le gusto", "le encanto")
     return Intent(CONFIRM, "tapback") if liked else Intent(UNCLEAR, "tapback")
 
 

@@ -52,6 +52,25 @@ OPT_OUT_PHRASES = (
     "NOMEENVIES",
 )
 OPT_IN_WORDS = frozenset({"START", "UNSTOP"})
+# The words Twilio's own keyword handling (Advanced Opt-Out) answers on a long code when a
+# text is exactly one of them; anything else is answered by the worker itself.
+TWILIO_KEYWORDS = frozenset(
+    {
+        "STOP",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "REVOKE",
+        "OPTOUT",
+        "START",
+        "UNSTOP",
+        "YES",
+        "HELP",
+        "INFO",
+    }
+)
 YES_WORDS = frozenset({"YES", "Y", "SI"})
 HELP_WORDS = frozenset({"HELP", "INFO", "AYUDA"})
 CONFIRM_WORDS = frozenset({"C", "CONFIRM", "CONFIRMED", "CONFIRMAR", "CONFIRMO"})

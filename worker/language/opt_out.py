@@ -17,8 +17,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from rapidfuzz.distance import OSA
-
 
 def _words(text: str) -> list[str]:
     return _plain(text).split()
@@ -33,7 +31,7 @@ def _plain(text: str) -> str:
 # A keyword of the family counts anywhere in a short text whose other words are only these.
 _STOP_WORDS = frozenset(
     _words(
-        "stop stopp stopall unsubscribe unsub end quit revoke optout alto pare parar paren parenle baja "
+        "stop stopp stopall unsubscribe unsub revoke optout alto pare parar paren parenle baja "
         "detener basta cancelar desuscribir desuscribirme"
     )
 )
@@ -46,6 +44,17 @@ _FILLER = frozenset(
     )
 )
 _SPANISH_STOPS = frozenset(_words("alto pare parar paren parenle basta baja detener cancelar desuscribir"))
+# Strong enough to count as one sentence among others ("i never signed up for this, stop");
+# "basta ya, no puedo mas" or "baja" alone in a longer text is not read as an opt-out.
+_SENTENCE_STOPS = frozenset(_words("stop stopp stopall unsubscribe unsub optout alto pare paren parenle"))
+# Misspellings seen in patients' texts. An explicit list: generic letter swaps also turn
+# real words into stop words ("alot" is "alto" with two letters swapped).
+_MISSPELT = {
+    "sotp": "stop", "stpo": "stop", "tsop": "stop", "stoop": "stop", "sstop": "stop", "stooop": "stop",
+    "unsubcribe": "unsubscribe", "unsuscribe": "unsubscribe", "unsubscibe": "unsubscribe",
+    "usubscribe": "unsubscribe", "unsubscrib": "unsubscribe", "unsubscrive": "unsubscribe",
+    "unsubscribed": "unsubscribe", "desuscrbir": "desuscribir", "dessuscribir": "desuscribir",
+}  # fmt: skip
 _SHORT_WORDS = 7
 
 _PHRASES = {
@@ -54,18 +63,25 @@ _PHRASES = {
         r"notifications|surveys)\b"
     ),
     "en.opt_out.do_not_contact": (
-        r"\b(do not|dont|never|please dont|stop) (text|txt|message|contact|sms|call) "
+        r"\b(do not|dont|never|please dont|stop) (text|txt|message|contact|sms) "
         r"(me|this number|my (phone|number))\b|^(please )?(do not|dont) (contact|text|message)( me)?$"
     ),
     "en.opt_out.stop_texting": (
         r"(?<!dont )(?<!do not )(?<!never )\b(stop|quit) (texting|txting|textin|txtin|messaging|msging"
         r"|msgin|msg|"
-        r"sending( me)?( these| the)? (texts|messages)|contacting|the (texts|messages|reminders)|"
+        r"sending( me)?( these| the| your| all)? (texts|messages|reminders|msgs|surveys)|"
+        r"contacting|reminding me|"
+        r"the (texts|messages|reminders)|"
         r"these (texts|messages|reminders)|sending me)\b"
         r"|\b(no longer|not) a patient( there| here| anymore)?\b|\bya no soy (su )?paciente\b"
     ),
     "en.opt_out.off_the_list": (
-        r"\b(take|remove|delete|unsubscribe|leave|keep) (me|my number|this number)( off| from| out of)?\b"
+        r"\b(take|remove|delete|unsubscribe|leave|keep|drop) (me|my number|this number|my phone) "
+        r"(off|from|out of)(( (this|the|these|your|that|ur|all|all your|all the))? "
+        r"(list|lists|texts?|messages|msgs|system|contact list|mailing list|text list|texting list|"
+        r"reminders|sms)\b"
+        r"|( please| pls| now| thanks)?$)"
+        r"|\b(remove|delete) (me|my number|this number)( please| pls| now| thanks| asap)?$"
     ),
     "en.opt_out.opt_out": r"\b(opt ?out|opt (me|us) out|unsubscribe|unenroll)\b",
     "en.opt_out.discontinue": (
@@ -83,8 +99,8 @@ _PHRASES = {
         r"(texts|messages|msgs|reminders|surveys)\b"
     ),
     "es.opt_out.no_me_manden": (
-        r"\bno me (manden|envien|escriban|mande|envie|escriba|mandes|envies|escribas|contacten|llamen)"
-        r"( mas)?( (mensajes|textos|nada|sms))?\b"
+        r"\bno me (manden|envien|escriban|mande|envie|escriba|mandes|envies|escribas|contacten)"
+        r"( mas| (estos |los |sus |esos |las |estas |mas )?(mensajes|textos|nada|sms|encuestas)|$)"
     ),
     "es.opt_out.ya_no_quiero": (
         r"\b(ya )?no quiero (recibir |que me (manden|envien) )?(mas )?(los |las |sus |estos |estas )?"
@@ -105,7 +121,8 @@ _PHRASES = {
         r"( mas)?( (los|estos))? (mensajes|textos|sms)\b|\bno (enviar|mandar|manden|envien) mas\b"
         r"|\bno me vuelvan a (mandar|enviar|escribir|contactar|textear|llamar)\b"
         r"|\bya no quiero (estos|los|sus) (mensajes|textos)\b"
-        r"|\bparen (los|de mandar|de enviar|de mandarme|de enviarme|de escribir|de escribirme|de textear) ?"
+        r"|\b(paren|pare|deje) (los|de mandar|de enviar|de mandarme|de enviarme|de escribir|de escribirme|"
+        r"de textear) ?"
         r"(mensajes|textos)?\b|\bparenle( con los (textos|mensajes))?\b"
         r"|\bborren mi numero\b|\bno (manden|escriban|envien) mas\b"
         r"|\bno quiero que me (contacten|escriban|manden|envien|texteen|sigan escribiendo)\b"
@@ -116,6 +133,7 @@ _WRONG_NUMBER = re.compile(
     r"\b(wrong (number|person|#|num)|not (the right|this) person|numero equivocado|"
     r"se equivocaron de (numero|persona)|equivocado de numero|ya no es de \w+)(?!\w)"
 )
+_HOUR_SENSITIVE = ("en.opt_out.do_not_contact", "es.opt_out.no_me_manden")
 # About when, not whether: "pls don't text me so early", "no me manden mensajes tan temprano".
 _ONLY_WHEN = re.compile(
     r"\b(so|too|this|that|tan|muy|bien) (early|late|temprano|tarde|noche)\b|\b(at|in the) (night|morning)\b"
@@ -140,7 +158,8 @@ def read(text: str) -> str | None:
     for rule, pattern in _COMPILED.items():
         if pattern.search(plain):
             # "don't text me so early": about the hour, not the texts; a person reads it.
-            return None if _ONLY_WHEN.search(plain) else rule
+            about_the_hour = rule in _HOUR_SENSITIVE and _ONLY_WHEN.search(plain)
+            return None if about_the_hour else rule
     said = plain.split()
     if _WRONG_NUMBER.search(plain) and not _WRONG_FOR.search(plain):
         return "en.opt_out.wrong_number" if "wrong" in said else "es.opt_out.numero_equivocado"
@@ -148,12 +167,26 @@ def read(text: str) -> str | None:
         return None
     # The whole text, or one sentence of it, is only a stop word and courtesy: "Stop please
     # and thank you", "i never signed up for this, stop", "stop. not doing this survey".
-    for sentence in [plain, *re.split(r"[.,;!?\n]+", text)]:
-        words = [_stop_word(w) for w in _words(sentence)]
-        stops = [w for w in words if w in _STOP_WORDS]
-        if stops and len(words) <= _SHORT_WORDS and all(w in _STOP_WORDS or w in _FILLER for w in words):
-            return "es.opt_out.keyword" if stops[0] in _SPANISH_STOPS else "en.opt_out.keyword"
+    sentences = [w for w in (_words(part) for part in re.split(r"[.,;!?\n]+", text)) if w]
+    whole = [_MISSPELT.get(w, w) for w in said]
+    if _only_stop(whole, _STOP_WORDS):
+        return _keyword_rule(whole)
+    for sentence in sentences:
+        words = [_MISSPELT.get(w, w) for w in sentence]
+        if len(sentences) > 1 and _only_stop(words, _SENTENCE_STOPS):
+            return _keyword_rule(words)
     return None
+
+
+def _only_stop(words: list[str], stops: frozenset[str]) -> bool:
+    """A stop word, and nothing but courtesy and the texts around it, in a few words."""
+    found = [w for w in words if w in stops]
+    return bool(found) and len(words) <= _SHORT_WORDS and all(w in stops or w in _FILLER for w in words)
+
+
+def _keyword_rule(words: list[str]) -> str:
+    first = next(w for w in words if w in _STOP_WORDS)
+    return "es.opt_out.keyword" if first in _SPANISH_STOPS else "en.opt_out.keyword"
 
 
 _OPT_IN = re.compile(
@@ -176,19 +209,6 @@ def opt_in(text: str) -> bool:
     """The text asks for the texts again ("please start texting me again"): read only from
     someone opted out, never as a reason to text anyone else."""
     return bool(_OPT_IN.search(_plain(text)))
-
-
-def _stop_word(word: str) -> str:
-    """The stop word a misspelt word stands for ("sotp", "unsubcribe"), or the word itself:
-    a swap of two letters in a short word, one edit in a word of 7 letters or more."""
-    if word in _STOP_WORDS or word in _FILLER or len(word) < 4:
-        return word
-    for stop in _STOP_WORDS:
-        if len(stop) >= 4 and sorted(stop) == sorted(word) and OSA.distance(stop, word) == 1:
-            return stop
-        if len(stop) >= 7 and OSA.distance(stop, word) == 1:
-            return stop
-    return word
 
 
 def wrong_number(text: str) -> bool:

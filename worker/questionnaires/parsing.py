@@ -27,6 +27,7 @@ INVALID = object()
 SKIPPED = None
 DAYS, RANGE, YES_NO = "days", "range", "yes_no"  # why an answer was ambiguous
 MIN_FUZZY_SCORE = 88  # rapidfuzz ratio, 0-100: "sevral days", "nearly everyday"
+_MAX_LENGTH_GAP = 3  # characters between a misspelling and the words it stands for
 
 _NUMBER_WORDS = {
     "zero": 0, "cero": 0, "one": 1, "uno": 1, "una": 1, "un": 1, "two": 2, "dos": 2, "three": 3,
@@ -37,7 +38,7 @@ _NUMBER = r"(\d{1,3}|" + "|".join(_NUMBER_WORDS) + r")"
 # Words before a number that do not change it: "about a 6", "option 2", "mas o menos 5".
 _PREFIX = (
     r"(?:about|around|like|maybe|um+|a|an|id say|i d say|prob|probably|mas o menos|un|una|option|opcion|"
-    r"number|numero|no|num)"
+    r"number|numero|num)"
 )
 # "un 8", "una vez": the article is not a number at the start of a reply
 _LEADING_NUMBER = r"(\d{1,3}|" + "|".join(w for w in _NUMBER_WORDS if w not in ("un", "una")) + r")"
@@ -46,7 +47,8 @@ _LEADING = re.compile(
     rf"{_LEADING_NUMBER}\b(.*)$"
 )
 _RANGE = re.compile(
-    rf"^(?:{_PREFIX}\s+)*{_NUMBER}\s*(?:-|to|or|o|a|/|y|and|&|,|maybe|or maybe|o tal vez|tal vez|o quizas)\s*"
+    rf"^(?:{_PREFIX}\s+)*{_LEADING_NUMBER}"
+    r"(?:\s*(?:-|to|or|o|a|/|y|and|&|,|maybe|or maybe|o tal vez|tal vez|o quizas)\s*|\s+)"
     rf"{_NUMBER}\b"
 )
 _A_DAY_OR_TWO = re.compile(
@@ -54,7 +56,10 @@ _A_DAY_OR_TWO = re.compile(
     r"|\bcada (tercer|otro) dia\b"
 )
 _OUT_OF_TEN = re.compile(r"^(\d{1,2})\s*(?:/|out of|de|sobre)\s*10\b")
-_DAY_COUNT = re.compile(r"^\s*(days?|dias?|times?|veces|nights?|noches?|out of 14|de 14)\b")
+_DAY_COUNT = re.compile(
+    r"^\s*(days?|dias?|times?|veces|nights?|noches?|out of 14|de 14|weeks?|semanas?|x|a week|per week|"
+    r"por semana|al dia|a day)\b"
+)
 _ASKS = re.compile(r"^(is|does|what|which|do|can|el \d+ es|es el|que|cual)\b")
 # Effects patients name when asked about side effects (the check-in's yes/no item).
 _SYMPTOM = re.compile(
@@ -75,6 +80,7 @@ _ASIDE = re.compile(
     r"thank you|thx|"
     r"gracias a dios|gracias|la verdad|creo|pues|bueno)(?= )"
 )
+_NEGATED_WORDS = re.compile(r"\b(not|never|no|isnt|wasnt|nunca|ni)\b")
 _DECIMAL = re.compile(r"\d[.,]\d")
 _ARTICLES = frozenset({"un", "una", "uno"})  # "un 8": the article is not a number
 _NEGATION = re.compile(r"\b(not|no|never|isnt|wasnt|nunca|ni)\s*$")
@@ -126,7 +132,11 @@ def _scale(item: Item, text: str, said: str) -> Reading:
     if leading is not None:
         if item.type == "choice" and _DAY_COUNT.match(leading.group(2)):
             return Reading(INVALID, DAYS)
-        return _within(_number(leading.group(1)), allowed)  # the number wins over the words
+        value = _number(leading.group(1))
+        named = option_words(item).get(leading.group(2).strip()) if item.type == "choice" else None
+        if named is not None and named != value:
+            return Reading(INVALID, RANGE)  # "2 not at all": the number and the words disagree
+        return _within(value, allowed)
     return _in_words(item, said, allowed)
 
 
@@ -199,10 +209,12 @@ def _by_words(item: Item, said: str) -> int | None:
     bare = _ASIDE.sub(" ", f" {said} ").strip()  # "nope never", "nunca gracias a dios", "most days tbh"
     if bare in words:
         return words[bare]
-    best = process.extractOne(said, list(words), scorer=fuzz.ratio, score_cutoff=MIN_FUZZY_SCORE)
-    if best is None:
-        return None
-    close = [w for w in words if fuzz.ratio(said, w) >= best[1] - 1]
+    # Misspellings keep their first letter ("sevral days"); "half the time" is not "all the time".
+    near = [w for w in words if w[:1] == said[:1] and abs(len(w) - len(said)) <= _MAX_LENGTH_GAP]
+    best = process.extractOne(said, near, scorer=fuzz.ratio, score_cutoff=MIN_FUZZY_SCORE)
+    if best is None or (_NEGATED_WORDS.search(said) and not _NEGATED_WORDS.search(best[0])):
+        return None  # "not nearly every day" is close to "nearly every day" and means the opposite
+    close = [w for w in near if fuzz.ratio(said, w) >= best[1] - 1]
     values = {words[w] for w in close}
     return values.pop() if len(values) == 1 else None
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from worker.db import audit
 from worker.db.models import Answer, InboundMessage, Message, Patient, QuestionnaireRun
 from worker.enums import MessageKind, MessageStatus, RunStatus
+from worker.lib.errors import InputError
 from worker.questionnaires.definitions import Catalogue, Item, Questionnaire, next_item
 from worker.questionnaires.parsing import INVALID, read_answer
 from worker.questionnaires.safety_answers import read_safety_answer
@@ -355,10 +356,14 @@ def stop_on_opt_out(
     run = active_run(session, patient.id)
     if run is None:
         return []
-    questionnaire = catalogue.get(run.questionnaire)
-    item = questionnaire.item(run.current_item) if run.current_item else None
+    finish_item = run.current_item
     finish(session, run, RunStatus.STOPPED, now)
-    if item is None or not item.is_safety:
+    try:  # a questionnaire gone from the configuration still lets the patient opt out
+        questionnaire = catalogue.get(run.questionnaire)
+        item = questionnaire.item(finish_item or "")
+    except (KeyError, InputError):
+        return []
+    if not item.is_safety:
         return []
     trigger = unanswered_trigger(questionnaire, item, run.id, inbound_id, silent=False, why="(opted out)")
     return raise_alert(session, settings, trigger, now=now, patient=patient, reply_to=None)
