@@ -66,12 +66,12 @@ def test_staff_opt_out_cancels_pending_messages_and_is_audited(cli: Cli) -> None
 
 def test_needs_attention_lists_what_waits_for_a_person_and_resolve_takes_it_off(cli: Cli) -> None:
     cli.run("patients", "add", "--name", "Ana", "--phone", "+12025550143")
-    _reply(cli, "Running 10 min late, sorry! 🙂", "+12025550143")  # no reminder to clarify: staff read it
+    _reply(cli, "Running 10 min late, sorry! 🙂", "+12025550143")  # for the front desk
     _reply(cli, "do I need to fast before my visit?", "+12025550143")
     _reply(cli, "C", "+12025550143")  # nothing to confirm
     waiting = cli.json("replies", "list", "--needs-attention")
     assert [(r["attention"], r["intent"]) for r in waiting] == [
-        ("unclear", "unclear"),
+        ("running late", "unclear"),
         ("question", "question"),
         ("no appointment to confirm", "unclear"),
     ]

@@ -201,7 +201,7 @@ def test_an_unclear_reply_to_a_reminder_is_asked_once_then_kept_for_staff(
     text(client, "hmm my sister has the car")
     assert process_all(runtime) == []  # asked once per appointment: now a person reads it
     first, second = inbound_rows(runtime.sessions)
-    assert (first.kind, first.attention, first.appointment_id) == ("clarify", None, appt)
+    assert (first.kind, first.attention, first.appointment_id) == ("clarify", "unclear, asked again", appt)
     assert (second.kind, second.attention, second.body) == (
         "unmatched",
         "unclear",

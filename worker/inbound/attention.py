@@ -21,6 +21,7 @@ from worker.lib.errors import InputError
 RESCHEDULE = "reschedule request"
 QUESTION = "question"
 UNCLEAR = "unclear"
+UNCLEAR_ASKED = "unclear, asked again"  # a reply to a reminder, clarification sent
 WRONG_NUMBER = "wrong number"
 UNKNOWN_SENDER = "unknown sender"
 NO_APPOINTMENT = "no appointment to confirm"

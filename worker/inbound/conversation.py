@@ -206,5 +206,8 @@ def _not_understood(
             patient_id=patient.id, appointment_id=appointment.id,
         )  # fmt: skip
         if clarify is not None:
+            # Listed as well, without a front-desk text: "I am in the hospital" must reach a
+            # person even if the patient never answers the clarification.
+            attention.flag(session, inbound, attention.UNCLEAR_ASKED, None, lambda: None)
             return Processed(CLARIFY, [clarify])
     return Processed(UNMATCHED, flag(session, settings, inbound, patient, attention.UNCLEAR, None, now))
