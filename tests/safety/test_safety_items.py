@@ -102,7 +102,8 @@ def test_two_unreadable_replies_alert_and_leave_item_9_unanswered_never_asking_a
     assert categories == ["safety_item", "safety_item", "unanswered_safety_item"]  # one alert, three triggers
     answer = q9_answer(rt)
     assert answer.skipped and answer.value is None
-    assert asked_item_9(standin) == 2 and "10/10" in chat.last()
+    # Never a third time; no item was above 0, so the difficulty item is not asked either.
+    assert asked_item_9(standin) == 2 and chat.last().startswith("Thank you.")
 
 
 def test_silence_at_item_9_after_a_reask_expires_the_run_with_an_alert_and_no_third_ask(

@@ -193,7 +193,8 @@ _TIME = (
     r"\d{1,2}/\d{1,2}|(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w* \d{1,2}"
 )
 _LATE = re.compile(
-    r"\b(running|gonna be|going to be|will be|ill be|a bit|bit|little|be) late\b|\b(stuck in|in) traffic\b"
+    r"\b(running|gonna be|going to be|will be|ill be|a bit|bit|little|be)( \d+ ?(min|mins|minutes))? late\b"
+    r"|\b\d+ ?(min|mins|minutes) late\b|\b(stuck in|in) traffic\b"
     r"|\b(voy|vamos|llego|llegare|ando|voy a llegar) (un poco |bien )?tarde\b|\bllego en \d+"
 )
 _COURTESY_ONLY = re.compile(

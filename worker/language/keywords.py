@@ -22,23 +22,10 @@ class Keyword(enum.StrEnum):
 
 # Twilio's own opt-out words (it honours them on long codes), plus Spanish ones: the FCC's
 # 2025 rule asks for any reasonable opt-out wording to be honoured.
-OPT_OUT_WORDS = frozenset(
-    {
-        "STOP",
-        "STOPALL",
-        "UNSUBSCRIBE",
-        "CANCEL",
-        "END",
-        "QUIT",
-        "REVOKE",
-        "OPTOUT",
-        "ALTO",
-        "PARAR",
-        "PARE",
-        "BAJA",
-        "DETENER",
-    }
+TWILIO_OPT_OUT_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 )
+OPT_OUT_WORDS = TWILIO_OPT_OUT_WORDS | {"ALTO", "PARAR", "PARE", "BAJA", "DETENER"}
 OPT_OUT_PHRASES = (
     "STOPTEXTING",
     "STOPSENDING",
@@ -54,23 +41,7 @@ OPT_OUT_PHRASES = (
 OPT_IN_WORDS = frozenset({"START", "UNSTOP"})
 # The words Twilio's own keyword handling (Advanced Opt-Out) answers on a long code when a
 # text is exactly one of them; anything else is answered by the worker itself.
-TWILIO_KEYWORDS = frozenset(
-    {
-        "STOP",
-        "STOPALL",
-        "UNSUBSCRIBE",
-        "CANCEL",
-        "END",
-        "QUIT",
-        "REVOKE",
-        "OPTOUT",
-        "START",
-        "UNSTOP",
-        "YES",
-        "HELP",
-        "INFO",
-    }
-)
+TWILIO_KEYWORDS = TWILIO_OPT_OUT_WORDS | {"START", "UNSTOP", "YES", "HELP", "INFO"}
 YES_WORDS = frozenset({"YES", "Y", "SI"})
 HELP_WORDS = frozenset({"HELP", "INFO", "AYUDA"})
 CONFIRM_WORDS = frozenset({"C", "CONFIRM", "CONFIRMED", "CONFIRMAR", "CONFIRMO"})
