@@ -162,3 +162,15 @@ def test_thanks_after_a_confirmation_needs_nothing_and_running_late_is_listed(
         ("thanks", None),
         ("unmatched", "running late"),
     ]
+
+
+def test_a_crisis_text_gets_the_988_text_and_nothing_else_from_a_machine(
+    client: TestClient, runtime: Runtime, standin: StandIn
+) -> None:
+    appt = reminded_appointment(runtime)
+    text(client, "me voy a matar")
+    process_all(runtime)
+    bodies = [m.body for m in standin.accepted_to(PHONE)][1:]  # after the reminder
+    assert len(bodies) == 1 and "988" in bodies[0]
+    assert inbound_rows(runtime.sessions)[-1].kind == "crisis"
+    assert appointment_status(runtime.sessions, appt) == "scheduled"

@@ -6,20 +6,23 @@ In order:
 1. A questionnaire waits: a valid answer is taken (and a reschedule or question written
    with it is listed too); an exact C or R that is not an answer is about the visit; on a
    safety item nothing else leaves the question waiting (it is read fail-safe).
-2. Confirm or reschedule the next reminded visit.
-3. A question: listed, and thanked at most once a day.
-4. "C" with nothing to confirm, "running late": listed. "Thanks": nothing to do.
-5. Anything else: one clarification per reminded visit, then listed.
+2. A text that raised a crisis alert at the webhook gets nothing more from a machine (a
+   valid answer in it is still taken).
+3. Confirm or reschedule the next reminded visit.
+4. A question: listed, and thanked at most once a day.
+5. "C" with nothing to confirm, "running late": listed. "Thanks": nothing to do.
+6. Anything else: one clarification per reminded visit, then listed.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.db import audit
-from worker.db.models import Appointment, InboundMessage, Patient, QuestionnaireRun
+from worker.db.models import AlertTrigger, Appointment, InboundMessage, Patient, QuestionnaireRun
 from worker.enums import AppointmentStatus, MessageKind
 from worker.inbound import attention, intents
 from worker.inbound.answering import Processed, flag, next_reminded_appointment, queue_answer, queue_once
@@ -31,7 +34,7 @@ from worker.questionnaires.runs import take_answer
 from worker.settings import Settings
 
 CONFIRM, RESCHEDULE, UNMATCHED = "confirm", "reschedule", "unmatched"
-QUESTION, CLARIFY, THANKS = "question", "clarify", "thanks"
+QUESTION, CLARIFY, THANKS, CRISIS = "question", "clarify", "thanks", "crisis"
 EXACT_VISIT_RULES = ("keyword", "letter")  # C, R, "C!", "R, out of town": never an answer's words
 _SETTLED = (AppointmentStatus.CONFIRMED, AppointmentStatus.RESCHEDULE_REQUESTED)
 
@@ -46,10 +49,15 @@ def patient_text(
     reading: Reading,
     now: datetime,
 ) -> Processed:
-    if run is not None:
+    alerted = _raised_an_alert(session, inbound.id)
+    if run is not None and (not alerted or reading.intent == intents.ANSWER):
         answered = _in_questionnaire(session, settings, catalogue, run, inbound, patient, reading, now)
         if answered is not None:
             return answered
+    if alerted:
+        # On-call has it and the patient has the 988 text: no "sorry, we did not understand",
+        # no question asked again, no change to the visit by machine after "me voy a matar".
+        return Processed(CRISIS)
     if reading.intent in (intents.CONFIRM, intents.RESCHEDULE):
         return _visit_reply(session, settings, inbound, patient, reading, now)
     if reading.intent == intents.QUESTION:
@@ -60,6 +68,14 @@ def patient_text(
         )  # fmt: skip
         return Processed(QUESTION, listed + ([thanks] if thanks else []))
     return _not_understood(session, settings, inbound, patient, reading, now)
+
+
+def _raised_an_alert(session: Session, inbound_id: int) -> bool:
+    """Screening at the webhook found crisis language in this text (worker.inbound.screening)."""
+    return (
+        session.scalar(select(AlertTrigger.id).where(AlertTrigger.inbound_id == inbound_id).limit(1))
+        is not None
+    )
 
 
 def current_item(catalogue: Catalogue, run: QuestionnaireRun) -> Item | None:

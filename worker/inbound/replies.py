@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 OPT_OUT, OPT_IN, HELP = "opt_out", "opt_in", "help"
 CONFIRM, RESCHEDULE = "confirm", "reschedule"
 UNMATCHED, UNKNOWN_SENDER = "unmatched", "unknown_sender"
-QUESTION, CLARIFY, THANKS = "question", "clarify", "thanks"  # worker.inbound.conversation
+QUESTION, CLARIFY, THANKS, CRISIS = "question", "clarify", "thanks", "crisis"  # worker.inbound.conversation
 UNMATCHED_KINDS: tuple[str, ...] = (UNMATCHED, UNKNOWN_SENDER, QUESTION)
 ACK, ACK_UNMATCHED = "ack", "ack_unmatched"  # on-call acknowledging an alert by text
 # An ACK that matched no open alert is answered, and staff can still read it.
