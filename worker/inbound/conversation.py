@@ -28,9 +28,8 @@ from worker.inbound import attention, intents
 from worker.inbound.answering import Processed, flag, next_reminded_appointment, queue_answer, queue_once
 from worker.inbound.intents import Reading
 from worker.language import intents as visit_words
-from worker.lib.errors import InputError
 from worker.questionnaires.definitions import Catalogue, Item
-from worker.questionnaires.runs import take_answer
+from worker.questionnaires.runs import current_item, take_answer
 from worker.settings import Settings
 
 CONFIRM, RESCHEDULE, UNMATCHED = "confirm", "reschedule", "unmatched"
@@ -76,14 +75,6 @@ def _raised_an_alert(session: Session, inbound_id: int) -> bool:
         session.scalar(select(AlertTrigger.id).where(AlertTrigger.inbound_id == inbound_id).limit(1))
         is not None
     )
-
-
-def current_item(catalogue: Catalogue, run: QuestionnaireRun) -> Item | None:
-    """The item the run waits on; None if it is gone from the configuration."""
-    try:
-        return catalogue.get(run.questionnaire).item(run.current_item or "")
-    except (KeyError, InputError):
-        return None
 
 
 def _in_questionnaire(

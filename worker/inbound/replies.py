@@ -17,12 +17,12 @@ from worker.db.models import InboundMessage, Patient
 from worker.enums import MessageKind, MessageStatus
 from worker.inbound import attention, intents
 from worker.inbound.answering import Processed, flag, next_reminded_appointment, queue_answer
-from worker.inbound.conversation import current_item, patient_text
+from worker.inbound.conversation import patient_text
 from worker.inbound.intents import Context, Reading, read_reply
 from worker.language.keywords import Keyword
 from worker.lib.phones import normalise_sender
 from worker.questionnaires.definitions import Catalogue
-from worker.questionnaires.runs import active_run, stop_on_opt_out, take_answer
+from worker.questionnaires.runs import active_run, current_item, stop_on_opt_out, take_answer
 from worker.safety.acks import ack_id, acknowledge_by_text, is_staff_number
 from worker.settings import Settings
 

@@ -343,6 +343,14 @@ def _silent_on_safety_item(
     return raise_alert(session, settings, trigger, now=now, patient=patient, reply_to=None)
 
 
+def current_item(catalogue: Catalogue, run: QuestionnaireRun) -> Item | None:
+    """The item the run waits on; None if it is gone from the configuration."""
+    try:
+        return catalogue.get(run.questionnaire).item(run.current_item or "")
+    except (KeyError, InputError):
+        return None
+
+
 def stop_on_opt_out(
     session: Session,
     settings: Settings,
@@ -356,15 +364,13 @@ def stop_on_opt_out(
     run = active_run(session, patient.id)
     if run is None:
         return []
-    finish_item = run.current_item
+    # Looked up before the run ends; a questionnaire gone from the configuration still lets
+    # the patient opt out.
+    item = current_item(catalogue, run)
     finish(session, run, RunStatus.STOPPED, now)
-    try:  # a questionnaire gone from the configuration still lets the patient opt out
-        questionnaire = catalogue.get(run.questionnaire)
-        item = questionnaire.item(finish_item or "")
-    except (KeyError, InputError):
+    if item is None or not item.is_safety:
         return []
-    if not item.is_safety:
-        return []
+    questionnaire = catalogue.get(run.questionnaire)
     trigger = unanswered_trigger(questionnaire, item, run.id, inbound_id, silent=False, why="(opted out)")
     return raise_alert(session, settings, trigger, now=now, patient=patient, reply_to=None)
 
