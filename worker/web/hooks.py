@@ -1,8 +1,10 @@
 """Twilio's webhooks: inbound texts and status callbacks.
 
-Order matters: size and form first, then the signature (against CLINIC_PUBLIC_URL, never the
-request's own URL, which is http:// behind a TLS proxy), then the account; only a request
-that passes all three writes anything. An inbound text is committed before the answer.
+Order matters: size, content type and form encoding first, then the signature (against
+CLINIC_PUBLIC_URL, never the request's own URL, which is http:// behind a TLS proxy), then
+the fields themselves (worker.web.fields: a signature does not make a form well-formed),
+then the account; only a request that passes all of them writes anything. An inbound text
+is committed before the answer.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from worker.outbound.statuses import Callback, record_callbacks
 from worker.runtime import Runtime
 from worker.settings import Settings
 from worker.web.batcher import ReplyBatcher
+from worker.web.fields import INBOUND_REQUIRED, STATUS_REQUIRED, BadForm, check_form, is_form_type
 from worker.web.inbox import Inbox, committed
 
 log = logging.getLogger(__name__)
@@ -53,7 +56,8 @@ async def read_form(request: Request) -> FormData:
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
         raise Rejected(413, "body too large")
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+    content_types = request.headers.getlist("content-type")
+    if len(content_types) != 1 or not is_form_type(content_types[0]):
         raise Rejected(415, "expected a form")
     body = bytearray()
     async for chunk in request.stream():
@@ -91,14 +95,22 @@ def verify_signature(settings: Settings, request: Request, form: FormData) -> No
         raise Rejected(403, "unsupported signature algorithm") from None
     if not exact and not validator.validate(url, form, signature, algorithm=algorithm):
         raise Rejected(403, "bad signature")
-    account = form.get("AccountSid")
+
+
+def verify_account(settings: Settings, form: FormData) -> None:
+    account = form.get("AccountSid")  # one at most: check_form refuses a second
     if settings.twilio_account_sid and account != settings.twilio_account_sid:
         raise Rejected(403, "not this clinic's account")
 
 
-async def checked_form(rt: Runtime, request: Request) -> FormData:
+async def checked_form(rt: Runtime, request: Request, required: Sequence[Sequence[str]]) -> FormData:
     form = await read_form(request)
     verify_signature(rt.settings, request, form)
+    try:
+        check_form([(name, str(value)) for name, value in form.multi_items()], required)
+    except BadForm as exc:
+        raise Rejected(400, str(exc)) from None
+    verify_account(rt.settings, form)
     return form
 
 
@@ -116,9 +128,7 @@ def overloaded(exc: Exception, endpoint: str) -> Response:
 def make_inbound_endpoint(rt: Runtime, inbox: Inbox, batcher: ReplyBatcher):  # type: ignore[no-untyped-def]
     async def inbound_sms(request: Request) -> Response:
         try:
-            form = await checked_form(rt, request)
-            if not form.get("MessageSid"):
-                raise Rejected(400, "no MessageSid")
+            form = await checked_form(rt, request, INBOUND_REQUIRED)
         except Rejected as exc:
             return rejection(exc, "sms")
         try:
@@ -139,19 +149,18 @@ def make_inbound_endpoint(rt: Runtime, inbox: Inbox, batcher: ReplyBatcher):  # 
 def make_status_endpoint(rt: Runtime, statuses: GroupCommit[Callback, bool]):  # type: ignore[no-untyped-def]
     async def status_callback(request: Request) -> Response:
         try:
-            form = await checked_form(rt, request)
+            form = await checked_form(rt, request, STATUS_REQUIRED)
         except Rejected as exc:
             return rejection(exc, "status")
-        sid = str(form.get("MessageSid") or form.get("SmsSid") or "")
-        status = str(form.get("MessageStatus") or form.get("SmsStatus") or "")
-        if sid and status:
-            # Group commit, like inbound texts: a busy day brings two or three callbacks per text sent.
-            try:
-                await committed(statuses.submit(Callback(sid, status, _code(form.get("ErrorCode")))))
-            except (Busy, TimeoutError) as exc:
-                return overloaded(exc, "status")
-        # Always 200 once signed: Twilio retries anything else, and an unknown SID is ours to
-        # reconcile, not Twilio's to resend.
+        sid = str(form.get("MessageSid") or form.get("SmsSid"))
+        status = str(form.get("MessageStatus") or form.get("SmsStatus"))
+        # Group commit, like inbound texts: a busy day brings two or three callbacks per text sent.
+        try:
+            await committed(statuses.submit(Callback(sid, status, _code(form.get("ErrorCode")))))
+        except (Busy, TimeoutError) as exc:
+            return overloaded(exc, "status")
+        # Always 200 once signed and well-formed: Twilio retries anything else, and an unknown
+        # SID is ours to reconcile, not Twilio's to resend.
         return Response(status_code=200)
 
     return status_callback
@@ -166,7 +175,4 @@ def status_writer(rt: Runtime) -> GroupCommit[Callback, bool]:
 
 
 def _code(value: object) -> int | None:
-    try:
-        return int(str(value)) if value not in (None, "") else None
-    except ValueError:
-        return None
+    return int(str(value)) if value not in (None, "") else None  # check_form: six digits at most
