@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.progress import Progress
 
 from worker.cli.context import CliContext, ctx_of
-from worker.cli.output import emit, emit_json, say
-from worker.clinic import importer, queries, records
+from worker.cli.output import emit, emit_json, say, say_error
+from worker.clinic import import_write, importer, queries, records
 from worker.db.engine import transaction
 from worker.db.models import Appointment, utcnow
 from worker.enums import AppointmentStatus
@@ -116,6 +116,13 @@ def list_(
     with cli.sessions() as session:
         found = queries.list_appointments(session, status=status, patient_id=patient)
         rows = [appointment_dict(a) for a in found]
+    cli.audit_read(
+        "appointments.list",
+        patient_ids=[r["patient_id"] for r in rows],
+        count=len(rows),
+        status=status.value if status else None,
+        patient=patient,
+    )
     emit(rows, as_json=as_json, title="Appointments", columns=COLUMNS)
 
 
@@ -124,21 +131,28 @@ def import_(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV file; header in docs/operations.md (CSV import).")],
     skip_invalid: Annotated[bool, typer.Option(help="Import the good rows even if some are bad.")] = False,
+    update_patients: Annotated[
+        bool,
+        typer.Option(
+            help="A known phone with a different name renames that patient (and sets the "
+            "timezone and language given) instead of being refused; audited."
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Import appointments (and new patients) from CSV. All or nothing unless --skip-invalid."""
     cli = ctx_of(ctx)
     now = utcnow()
     report = importer.read_rows(file, cli.settings, now)
+    with cli.sessions() as session:  # reads only: every check comes before the first write
+        importer.check_against_database(session, report, update_patients=update_patients)
     _refuse_if_invalid(report.invalid, skip_invalid)
-    with transaction(cli.sessions) as session:
-        problems = _apply_with_progress(cli, session, report, now)
-        _refuse_if_invalid(problems, skip_invalid)
-    report.invalid += problems
+    _write_with_progress(cli, report, now)
     summary = {
         "imported": report.imported,
         "existing": report.existing,
         "patients_created": report.patients_created,
+        "patients_updated": report.patients_updated,
         "invalid": [{"line": line, "error": error} for line, error in sorted(report.invalid)],
     }
     if as_json:
@@ -148,21 +162,20 @@ def import_(
         say(f"skipped line {line}: {error}")
     say(
         f"imported {report.imported} appointment(s); {report.existing} already present; "
-        f"{report.patients_created} new patient(s); {len(report.invalid)} invalid row(s) skipped"
+        f"{report.patients_created} new patient(s); {report.patients_updated} patient(s) updated; "
+        f"{len(report.invalid)} invalid row(s) skipped"
     )
 
 
-def _apply_with_progress(
-    cli: CliContext, session: Any, report: importer.ImportReport, now: Any
-) -> list[tuple[int, str]]:
+def _write_with_progress(cli: CliContext, report: importer.ImportReport, now: Any) -> None:
     with Progress(
         console=Console(stderr=True),
         transient=True,
-        disable=len(report.rows) < 200 or not sys.stderr.isatty(),
+        disable=len(report.ready) < 200 or not sys.stderr.isatty(),
     ) as bar:
-        task = bar.add_task("importing", total=len(report.rows))
-        return importer.apply_rows(
-            session,
+        task = bar.add_task("importing", total=len(report.ready))
+        import_write.write(
+            cli.sessions,
             cli.settings,
             report,
             actor=cli.actor,
@@ -175,7 +188,7 @@ def _refuse_if_invalid(invalid: list[tuple[int, str]], skip_invalid: bool) -> No
     if not invalid or skip_invalid:
         return
     for line, error in sorted(invalid):
-        sys.stderr.write(f"line {line}: {error}\n")
+        say_error(error, prefix=f"line {line}: ")  # a cell's text, shown escaped
     raise InputError(f"nothing imported: {len(invalid)} invalid row(s); fix them or use --skip-invalid")
 
 

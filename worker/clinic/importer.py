@@ -1,4 +1,5 @@
-"""Appointment import from CSV: every row is checked before anything is written.
+"""Appointment import from CSV: every row is checked, against the file and the database,
+before anything is written.
 
 Header (order free, names case-insensitive):
   phone       required unless patient_id is given; the patient is found by it
@@ -10,37 +11,71 @@ Header (order free, names case-insensitive):
   timezone    the patient's IANA zone, for new patients (default: the clinic's)
   language    en or es, for new patients (default en)
   consent     yes/no, for new patients (default yes)
+
+`read_rows` checks each row alone, `check_against_database` resolves rows to patients (a
+phone with a different name is a conflict) and drops appointments already present, and
+`worker.clinic.import_write.write` writes what is left, in batches.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.clinic import records
+from worker.clinic.import_rows import COLUMNS, Row, parse_row
+from worker.db.cipher import cipher_of
 from worker.db.models import Appointment, Patient
 from worker.enums import ACTIVE_APPOINTMENT
 from worker.lib.errors import InputError
-from worker.lib.phones import to_e164
 from worker.settings import Settings
 
-COLUMNS = ("phone", "patient_id", "name", "start", "duration", "kind", "timezone", "language", "consent")
-_YES = {"yes", "y", "true", "1"}
-_NO = {"no", "n", "false", "0"}
+QUERY_CHUNK = 1_000  # ids or phones per IN (...): under every driver's parameter limit
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Row:
+class ExistingPatient:
+    id: int
+    name: str
+    timezone: str
+    language: str
+
+
+@dataclass(frozen=True)
+class NewPatient:
+    name: str
+    phone: str
+    timezone: str | None
+    language: str | None
+    consent: bool
+
+
+@dataclass
+class PatientUpdate:
+    """What --update-patients changes on an existing patient (None: left as it is)."""
+
+    name: str | None = None
+    timezone: str | None = None
+    language: str | None = None
+
+    def fields(self) -> list[str]:
+        return [name for name in ("name", "timezone", "language") if getattr(self, name) is not None]
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A row to write: for an existing patient (an id) or a new one (its phone)."""
+
     line: int
-    patient_id: int | None
-    patient: records.PatientInput | None
+    patient: int | str
     start_at: datetime
     duration: int
     kind: str
@@ -50,169 +85,189 @@ class Row:
 class ImportReport:
     rows: list[Row] = field(default_factory=list)
     invalid: list[tuple[int, str]] = field(default_factory=list)
+    ready: list[Ready] = field(default_factory=list)
+    new_patients: dict[str, NewPatient] = field(default_factory=dict)
+    updates: dict[int, PatientUpdate] = field(default_factory=dict)
     imported: int = 0
     existing: int = 0
     patients_created: int = 0
+    patients_updated: int = 0
 
 
 def read_rows(path: Path, settings: Settings, now: datetime) -> ImportReport:
-    """Parse and check every row; nothing is written here."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")  # Excel writes a BOM
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not UTF-8 text; save it as CSV UTF-8") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    _check_header(path, reader.fieldnames)
+    """Parse and check every row alone; nothing is read from or written to the database."""
+    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
     report = ImportReport()
-    seen: dict[tuple[str, datetime], int] = {}
-    for line, raw in _numbered(reader):
-        try:
-            row = _parse(line, raw, settings, now)
-        except InputError as exc:
-            report.invalid.append((line, str(exc)))
-            continue
-        identity = (str(row.patient_id or (row.patient and row.patient.phone)), row.start_at)
-        if identity in seen:
-            report.invalid.append((line, f"duplicate of line {seen[identity]}"))
-            continue
-        seen[identity] = line
-        report.rows.append(row)
+    try:
+        _check_header(path, reader.fieldnames)
+        for line, cells, extra in _numbered(reader):
+            try:
+                if extra:
+                    raise InputError(f"row: {extra} cell(s) more than the header has")
+                report.rows.append(parse_row(line, cells, settings, now))
+            except InputError as exc:
+                report.invalid.append((line, str(exc)))
+    except csv.Error as exc:  # the parser cannot go on (a cell over csv's size limit)
+        raise InputError(f"{path} line {reader.line_num}: not readable as CSV: {exc}") from None
     return report
 
 
-def _numbered(reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, str]]]:
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8-sig")  # Excel writes a BOM
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"{path} is not UTF-8 text (line {line}); save it as CSV UTF-8") from None
+
+
+def _numbered(reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, str], int]]:
+    """(line, cells by lower-case column, how many cells the row has beyond the header)."""
     for raw in reader:
-        if not any((value or "").strip() for value in raw.values() if isinstance(value, str)):
+        extra = raw.pop(None, None)  # cells beyond the header (csv restkey)
+        if not any((value or "").strip() for value in raw.values()) and not extra:
             continue  # blank lines at the end of spreadsheets
-        yield (
-            reader.line_num,
-            {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if isinstance(v, str)},
-        )
+        cells = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
+        yield reader.line_num, cells, len(extra or ())
 
 
 def _check_header(path: Path, fieldnames: object) -> None:
     if not isinstance(fieldnames, list) or not fieldnames:
         raise InputError(f"{path} is empty; the first line must be a header like phone,name,start")
-    names = {str(name).strip().lower() for name in fieldnames}
-    if "start" not in names:
-        raise InputError(f"{path}: missing column 'start'")
-    if not names & {"phone", "patient_id"}:
-        raise InputError(f"{path}: missing column 'phone' (or 'patient_id')")
-    unknown = sorted(names - set(COLUMNS))
+    names = [str(name).strip().lower() for name in fieldnames]
+    unknown = sorted(set(names) - set(COLUMNS))
     if unknown:
         raise InputError(f"{path}: unknown column {unknown[0]!r}; known: {', '.join(COLUMNS)}")
+    doubled = sorted({name for name in names if names.count(name) > 1})
+    if doubled:
+        raise InputError(f"{path}: column {doubled[0]!r} appears twice")
+    if "start" not in names:
+        raise InputError(f"{path}: missing column 'start'")
+    if not set(names) & {"phone", "patient_id"}:
+        raise InputError(f"{path}: missing column 'phone' (or 'patient_id')")
 
 
-def _parse(line: int, raw: dict[str, str], settings: Settings, now: datetime) -> Row:
-    start_at = records.parse_start(raw.get("start", ""), settings.timezone)
-    duration = _integer(raw.get("duration") or "60", "duration")
-    records.check_schedule(start_at, duration, now)
-    patient_id = _integer(raw["patient_id"], "patient_id") if raw.get("patient_id") else None
-    patient = None
-    if patient_id is None:
-        if not raw.get("phone"):
-            raise InputError("phone is empty")
-        patient = records.validate_patient(
-            records.PatientInput(
-                name=raw.get("name") or "-",  # checked against the database when applied
-                phone=raw["phone"],
-                timezone=raw.get("timezone") or None,
-                language=raw.get("language") or "en",
-                consent=_yes_no(raw.get("consent") or "yes"),
-            ),
-            settings,
+def chunks(items: Sequence[T], size: int = QUERY_CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def existing_patients(session: Session, phones: Collection[str]) -> dict[str, ExistingPatient]:
+    """The patients these E.164 phones belong to. The only lookup of patients by phone in the
+    import: by the phone's blind index under every index key (worker.db.blind), a chunk of
+    phones per query; names are compared in Python by the caller, never in SQL."""
+    cipher = cipher_of(session.get_bind().dialect)
+    by_index = {index: phone for phone in phones for index in cipher.indexes(phone)}
+    found: dict[str, ExistingPatient] = {}
+    query = select(Patient.id, Patient.phone_index, Patient.name, Patient.timezone, Patient.language)
+    for part in chunks(sorted(by_index)):
+        for pid, index, name, zone, language in session.execute(query.where(Patient.phone_index.in_(part))):
+            found[by_index[index]] = ExistingPatient(pid, name, zone, language)
+    return found
+
+
+def _known_ids(session: Session, ids: Collection[int]) -> set[int]:
+    known: set[int] = set()
+    for part in chunks(sorted(ids)):
+        known.update(session.scalars(select(Patient.id).where(Patient.id.in_(part))))
+    return known
+
+
+def _booked(session: Session, ids: Collection[int]) -> set[tuple[int, datetime]]:
+    """(patient, start) of every active appointment of these patients."""
+    booked: set[tuple[int, datetime]] = set()
+    for part in chunks(sorted(ids)):
+        query = select(Appointment.patient_id, Appointment.start_at).where(
+            Appointment.patient_id.in_(part), Appointment.status.in_(ACTIVE_APPOINTMENT)
         )
-        if not raw.get("name"):
-            patient = records.PatientInput(
-                "", patient.phone, patient.timezone, patient.language, patient.consent
-            )
-    return Row(line, patient_id, patient, start_at, duration, raw.get("kind") or "session")
+        booked.update((pid, start) for pid, start in session.execute(query))
+    return booked
 
 
-def _integer(text: str, name: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise InputError(f"{name} {text!r} is not a whole number") from None
+def same_name(a: str, b: str) -> bool:
+    """Names compared as people read them: case and spacing ignored."""
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
-def _yes_no(text: str) -> bool:
-    value = text.strip().lower()
-    if value in _YES:
-        return True
-    if value in _NO:
-        return False
-    raise InputError(f"consent {text!r} is not yes or no")
-
-
-def apply_rows(
-    session: Session,
-    settings: Settings,
-    report: ImportReport,
-    *,
-    actor: str,
-    now: datetime,
-    progress: Callable[[int], None] = lambda _: None,
-) -> list[tuple[int, str]]:
-    """Write the checked rows in the caller's transaction. Rows that need the database to
-    judge them (unknown patient id, a new phone without a name) are returned as problems."""
-    problems: list[tuple[int, str]] = []
+def check_against_database(session: Session, report: ImportReport, *, update_patients: bool) -> None:
+    """Resolve each checked row to its patient and fill `report.ready`; conflicts, unknown ids
+    and duplicates go to `report.invalid`. Reads only: nothing is written here."""
+    resolver = _Resolver(report, existing_patients(session, _phones(report.rows)), update_patients)
+    known = _known_ids(session, {row.patient_id for row in report.rows if row.patient_id is not None})
+    seen: dict[tuple[int | str, datetime], int] = {}
     for row in report.rows:
         try:
-            with session.begin_nested():  # a failed row leaves nothing behind
-                _apply_one(session, settings, report, row, actor, now)
+            target = resolver.target(row, known)
+            first = seen.setdefault((target, row.start_at), row.line)
+            if first != row.line:
+                raise InputError(f"start: duplicate of line {first} (same patient and start)")
         except InputError as exc:
-            problems.append((row.line, str(exc)))
-        progress(1)
-    return problems
+            report.invalid.append((row.line, str(exc)))
+            continue
+        report.ready.append(Ready(row.line, target, row.start_at, row.duration, row.kind))
+    report.invalid.sort()
+    booked = _booked(session, {r.patient for r in report.ready if isinstance(r.patient, int)})
+    fresh = [r for r in report.ready if (r.patient, r.start_at) not in booked]
+    report.existing += len(report.ready) - len(fresh)  # importing a file again doubles nothing
+    report.ready = fresh
 
 
-def _apply_one(
-    session: Session, settings: Settings, report: ImportReport, row: Row, actor: str, now: datetime
-) -> None:
-    patient_id = row.patient_id
-    if patient_id is None:
-        assert row.patient is not None
-        patient_id = _find_or_add_patient(session, settings, report, row.patient, actor, now)
-    else:
-        records.get_patient(session, patient_id)
-    duplicate = session.scalar(
-        select(Appointment.id).where(
-            Appointment.patient_id == patient_id,
-            Appointment.start_at == row.start_at,
-            Appointment.status.in_(ACTIVE_APPOINTMENT),
+def _phones(rows: Sequence[Row]) -> set[str]:
+    return {row.phone for row in rows if row.phone is not None}
+
+
+class _Resolver:
+    """Which patient each row is for; the first row that names a new phone defines its patient."""
+
+    def __init__(
+        self, report: ImportReport, existing: dict[str, ExistingPatient], update_patients: bool
+    ) -> None:
+        self.report, self.existing, self.update_patients = report, existing, update_patients
+        self.named_on: dict[str, int] = {}  # phone -> the line whose name it now carries
+        self.first_named: dict[str, Row] = {}
+        for row in report.rows:
+            if row.phone is not None and row.phone not in existing and row.name:
+                self.first_named.setdefault(row.phone, row)
+
+    def target(self, row: Row, known: set[int]) -> int | str:
+        if row.patient_id is not None:
+            if row.patient_id not in known:
+                raise InputError(f"patient_id: no patient with id {row.patient_id}")
+            return row.patient_id
+        assert row.phone is not None
+        found = self.existing.get(row.phone)
+        if found is not None:
+            self._check_existing(row, found)
+            return found.id
+        first = self.first_named.get(row.phone)
+        if first is None:
+            raise InputError("name: empty, and the phone is not a known patient")
+        if row.name and not same_name(row.name, first.name):
+            raise InputError(f"phone: line {first.line} gives this phone a different name")
+        self.report.new_patients.setdefault(
+            row.phone, NewPatient(first.name, row.phone, first.timezone, first.language, first.consent)
         )
-    )
-    if duplicate is not None:
-        report.existing += 1  # re-importing the same file must not double anything
-        return
-    records.add_appointment(
-        session,
-        settings,
-        patient_id,
-        row.start_at,
-        duration=row.duration,
-        kind=row.kind,
-        actor=actor,
-        now=now,
-    )
-    report.imported += 1
+        return row.phone
 
-
-def _find_or_add_patient(
-    session: Session,
-    settings: Settings,
-    report: ImportReport,
-    data: records.PatientInput,
-    actor: str,
-    now: datetime,
-) -> int:
-    existing = session.scalar(select(Patient.id).where(Patient.phone == to_e164(data.phone)))
-    if existing is not None:
-        return existing
-    if not data.name:
-        raise InputError("name is empty and the phone is not a known patient")
-    report.patients_created += 1
-    return records.add_patient(session, settings, data, actor, now).id
+    def _check_existing(self, row: Row, found: ExistingPatient) -> None:
+        """A known phone with another name is someone else's number, unless --update-patients
+        (then the first line that renames the patient decides, and later lines must agree)."""
+        assert row.phone is not None
+        renamed_on = self.named_on.get(row.phone)
+        update = self.report.updates.get(found.id, PatientUpdate())
+        if row.name and not same_name(row.name, update.name or found.name):
+            if renamed_on is not None:
+                raise InputError(f"phone: line {renamed_on} gives this phone a different name")
+            if not self.update_patients:
+                raise InputError(f"phone: belongs to patient {found.id} with a different name")
+            update.name, self.named_on[row.phone] = row.name, row.line
+        if self.update_patients:
+            if row.timezone and row.timezone != found.timezone and update.timezone is None:
+                update.timezone = row.timezone
+            if row.language and row.language != found.language and update.language is None:
+                update.language = row.language
+            if update.fields():
+                self.report.updates[found.id] = update
