@@ -84,7 +84,9 @@ def alerts_list(
         ids = [a.id for a in found]
         told, triggers = told_about(session, ids), triggers_of(session, ids)
         rows = [alert_dict(a, told[a.id], triggers[a.id]) for a in found]
-    cli.audit_read("alerts.list", count=len(rows))
+    cli.audit_read(
+        "alerts.list", patient_ids=[r["patient_id"] for r in rows], count=len(rows), open_only=open_only
+    )
     if as_json:
         emit_json(rows)
         return
@@ -111,4 +113,4 @@ def alerts_ack(
     if as_json:
         emit_json(row)
     else:
-        say(f"alert {alert_id} acknowledged by {by}")
+        say(f"alert {alert_id} acknowledged by {row['acknowledged_by']}")

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from worker.cli.context import ctx_of
-from worker.cli.output import say
+from worker.cli.output import emit_json, say
 from worker.inbound.intents import Context, read_reply
 from worker.inbound.preview import parse_during, reply_text
 from worker.inbound.screening import screen_text
@@ -102,18 +102,20 @@ def classify(
     reader = Reader(settings, load_crisis_screener(settings), catalogue, load_templates(settings))
     if file is not None:
         for case in list(_read_items(file, Case("", language, during, opted_out))):
-            sys.stdout.write(json.dumps(reader.result(case), ensure_ascii=False) + "\n")
+            emit_json(reader.result(case), indent=None)
         return
     assert text is not None
     case = Case(text, language, during, opted_out)
     result = reader.result(case)
     if as_json:
-        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+        emit_json(result)
     else:
-        say(_human(screen_text(reader.screener, text, language), result))
+        # One say per line: a newline inside the text itself is shown escaped.
+        for line in _human(screen_text(reader.screener, text, language), result):
+            say(line)
 
 
-def _human(found: Screening, result: dict[str, Any]) -> str:
+def _human(found: Screening, result: dict[str, Any]) -> list[str]:
     if found.alert:
         crisis = f"ALERT  {found.category}  (rule {found.rule}, language {found.language})"
     elif found.negated:
@@ -129,7 +131,7 @@ def _human(found: Screening, result: dict[str, Any]) -> str:
     if result["when"]:
         meaning += f"  when {result['when']!r}"
     reply = result["reply"] or "(nothing: it waits for a person)"
-    return f"{crisis}\n{meaning}\nreply: {reply}"
+    return [crisis, meaning, f"reply: {reply}"]
 
 
 def _check_language(language: object, where: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,10 +33,17 @@ class CliContext:
             self._sessions = session_factory(engine_for(self.settings))
         return self._sessions
 
-    def audit_read(self, action: str, **detail: Any) -> None:
-        """Reading patients' data is an action too: who looked, at what, when."""
+    def audit_read(self, action: str, *, patient_ids: Iterable[int | None] = (), **detail: Any) -> None:
+        """Reading patients' data is an action too: who looked, at whom, when.
+
+        One row per command run, written before anything is printed, even when nothing was
+        found. `patient_ids` are every patient the command is about to show, so that
+        `audit list --patient ID` finds the read; `detail` holds the filters (ids and flags,
+        never names, phone numbers or free text) and the count."""
+        shown = sorted({pid for pid in patient_ids if pid is not None})
+        used = {key: value for key, value in detail.items() if value is not None}
         with transaction(self.sessions) as session:
-            audit.record(session, self.actor, action, **detail)
+            audit.record(session, self.actor, action, patient_ids=shown, **used)
 
     @property
     def actor(self) -> str:

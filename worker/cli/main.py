@@ -10,7 +10,9 @@ import typer
 from worker.cli import alerts, appointments, audit, keys, messages, ops, patients, questionnaires, replies
 from worker.cli.context import CliContext
 from worker.cli.demo import run_demo
+from worker.cli.output import say_error
 from worker.db.errors import describe, our_error
+from worker.lib.actors import clean_actor
 from worker.lib.errors import ClinicWorkerError, ConfigError
 
 app = typer.Typer(
@@ -54,7 +56,8 @@ def root(
         str | None, typer.Option("--by", help="Who is acting, for the audit trail (default: OS user).")
     ] = None,
 ) -> None:
-    ctx.obj = CliContext(by=by)
+    # Checked before any command runs, so a bad name writes nothing anywhere.
+    ctx.obj = CliContext(by=None if by is None else clean_actor(by))
 
 
 def main() -> None:
@@ -62,15 +65,15 @@ def main() -> None:
         app()
     except ConfigError as exc:
         for problem in exc.problems:
-            sys.stderr.write(f"error: {problem}\n")
+            say_error(problem)
         sys.exit(2)
     except ClinicWorkerError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        say_error(str(exc))
         sys.exit(1)
     except Exception as exc:
         ours = our_error(exc)
         line = str(ours) if ours is not None else describe(exc)
         if line is None:
             raise
-        sys.stderr.write(f"error: {line}\n")
+        say_error(line)
         sys.exit(1)

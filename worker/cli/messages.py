@@ -102,6 +102,16 @@ def list_(
             limit=limit,
         )
         rows = [message_dict(m, zone or clinic_zone) for m, zone in found]
+    cli.audit_read(
+        "messages.list",
+        patient_ids=[r["patient_id"] for r in rows],
+        count=len(rows),
+        status=status.value if status else None,
+        appointment=appointment,
+        patient=patient,
+        upcoming=upcoming,
+        limit=limit,
+    )
     title = "Upcoming messages (local time is the patient's)" if upcoming else "Messages"
     emit(rows, as_json=as_json, title=title, columns=UPCOMING_COLUMNS if upcoming else COLUMNS)
 

@@ -65,7 +65,7 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     cli = ctx_of(ctx)
     with cli.sessions() as session:
         rows = [patient_dict(p) for p in queries.list_patients(session)]
-    cli.audit_read("patients.list", count=len(rows))
+    cli.audit_read("patients.list", patient_ids=[r["id"] for r in rows], count=len(rows))
     emit(rows, as_json=as_json, title="Patients", columns=COLUMNS)
 
 
@@ -79,7 +79,7 @@ def show(ctx: typer.Context, patient_id: int, as_json: JsonFlag = False) -> None
             {"id": a.id, "start_at": a.start_at, "kind": a.kind, "status": a.status}
             for a in queries.appointments_of(session, patient_id)
         ]
-    cli.audit_read("patients.show", patient=patient_id)
+    cli.audit_read("patients.show", patient_ids=[patient_id], appointments=len(row["appointments"]))
     if as_json:
         emit_json(row)
         return

@@ -10,12 +10,13 @@ from typing import Annotated, Any
 import typer
 
 from worker.cli.context import CliContext, ctx_of
-from worker.cli.output import emit, emit_json, say
+from worker.cli.output import emit, emit_json, say, say_error
 from worker.db.engine import transaction
 from worker.db.models import utcnow
 from worker.jobs.queueing import enqueue_sends
 from worker.language.rules import RuleFileError
 from worker.lib.errors import InputError, NotFound
+from worker.lib.files import write_private
 from worker.outbound.manual import queue_checkin
 from worker.questionnaires import results as results_mod
 from worker.questionnaires.definitions import Catalogue, item_text, load_catalogue
@@ -60,7 +61,7 @@ def validate(
     except RuleFileError as exc:
         # Every problem of the rule file, each with its line, so one run finds them all.
         for problem in exc.problems:
-            sys.stderr.write(f"error: {problem}\n")
+            say_error(problem)
         raise typer.Exit(1) from None
     say(f"ok  {CRISIS_RULES}: {len(screener)} rules")
     if screener.model is not None:
@@ -145,7 +146,9 @@ def results_list(
     cli = ctx_of(ctx)
     with cli.sessions() as session:
         rows = results_mod.result_rows(session, catalogue_of(cli), patient)
-    cli.audit_read("results.list", patient=patient, count=len(rows))
+    cli.audit_read(
+        "results.list", patient_ids=[r["patient_id"] for r in rows], count=len(rows), patient=patient
+    )
     if as_json:
         emit_json(rows)
         return
@@ -178,6 +181,7 @@ def results_show(ctx: typer.Context, run_id: int, as_json: JsonFlag = False) -> 
     if not rows:
         raise NotFound(f"no result with id {run_id}")
     row = rows[0]
+    cli.audit_read("results.show", patient_ids=[row["patient_id"]], run=run_id)
     if as_json:
         emit_json(row)
         return
@@ -201,9 +205,6 @@ def results_export(
     """Export every result."""
     cli = ctx_of(ctx)
     catalogue = catalogue_of(cli)
-    with cli.sessions() as session:
-        rows = results_mod.result_rows(session, catalogue, patient)
-    cli.audit_read("results.export", format=fmt, patient=patient, count=len(rows))
     writers: dict[str, Callable[[list[dict[str, Any]]], str]] = {
         "csv": results_mod.to_csv,
         "json": results_mod.to_json,
@@ -211,9 +212,20 @@ def results_export(
     }
     if fmt not in writers:
         raise InputError(f"--format must be csv, json or fhir, not {fmt!r}")
+    with cli.sessions() as session:
+        rows = results_mod.result_rows(session, catalogue, patient)
+    # The format and count, not the file's path: a path may carry a patient's name.
+    cli.audit_read(
+        "results.export",
+        patient_ids=[r["patient_id"] for r in rows],
+        format=fmt,
+        count=len(rows),
+        patient=patient,
+        to_file=output is not None,
+    )
     text = writers[fmt](rows)
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_private(output, text)  # results are health data: 0600 from the first byte
         say(f"wrote {len(rows)} result(s) to {output}")

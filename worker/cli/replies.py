@@ -80,7 +80,15 @@ def list_(
         else:
             found = list_replies(session, patient_id=patient, since=after, unmatched_only=unmatched)
         rows = [reply_dict(r) for r in found]
-    cli.audit_read("replies.list", patient=patient, count=len(rows), needs_attention=needs_attention)
+    cli.audit_read(
+        "replies.list",
+        patient_ids=[r["patient_id"] for r in rows],
+        count=len(rows),
+        patient=patient,
+        since=after.isoformat() if after else None,
+        unmatched=unmatched,
+        needs_attention=needs_attention,
+    )
     title = "Replies that need a person" if needs_attention else "Replies"
     emit(rows, as_json=as_json, title=title, columns=ATTENTION_COLUMNS if needs_attention else COLUMNS)
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from worker.db import audit
 from worker.db.models import InboundMessage
+from worker.lib.actors import clean_actor
 from worker.lib.errors import InputError
 
 RESCHEDULE = "reschedule request"
@@ -28,7 +29,6 @@ NO_APPOINTMENT = "no appointment to confirm"
 NO_ANSWER = "no valid answer"
 LATE = "running late"
 CONFIRM_AFTER_RESCHEDULE = "confirm after reschedule request"
-MAX_ACTOR_CHARS = 128
 
 
 def flag(
@@ -81,13 +81,3 @@ def resolve(session: Session, reply_id: int, actor: str, note: str | None, now: 
         reason=row.attention,
     )  # fmt: skip
     return row
-
-
-def clean_actor(actor: str) -> str:
-    """A name staff can read back: not empty, one line, no control characters."""
-    actor = actor.strip()
-    if not actor:
-        raise InputError("--by: give the name of the person resolving it")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in actor) or len(actor) > MAX_ACTOR_CHARS:
-        raise InputError(f"--by: one line of at most {MAX_ACTOR_CHARS} printable characters")
-    return actor

@@ -16,8 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.db import audit
+from worker.db.blind import matches
 from worker.db.models import Message, SafetyAlert
 from worker.enums import MessageKind
+from worker.lib.actors import clean_actor
 from worker.lib.errors import InputError, NotFound
 from worker.messages.outbox import queue_now
 from worker.retries import urgent_lease
@@ -49,7 +51,11 @@ def acknowledge(
     session: Session, alert_id: int, *, by: str, note: str | None, now: datetime, actor: str | None = None
 ) -> SafetyAlert:
     """Close an alert: `by` is who did (a name at the command line, a number by text), `actor`
-    how the audit log names them (default `operator:<by>`)."""
+    how the audit log names them (default `operator:<by>`).
+
+    An empty or unprintable `by` is refused before anything changes: an acknowledgement stops
+    the repeat pages, so it must name the person who took the alert on."""
+    by = clean_actor(by)
     alert = session.get(SafetyAlert, alert_id, with_for_update=True)
     if alert is None:
         raise NotFound(f"no alert with id {alert_id}")
@@ -117,7 +123,7 @@ def _newest_told(session: Session, settings: Settings, sender: str) -> SafetyAle
     if sender != settings.oncall_number:
         # A backup acknowledges what they were told about, not alerts still with on-call.
         told = select(Message.alert_id).where(
-            Message.kind == MessageKind.SAFETY_NOTICE, Message.to_number == sender
+            Message.kind == MessageKind.SAFETY_NOTICE, matches(session, Message.to_index, sender)
         )
         open_alerts = open_alerts.where(SafetyAlert.id.in_(told))
     return session.scalar(open_alerts.order_by(SafetyAlert.id.desc()).limit(1).with_for_update())
