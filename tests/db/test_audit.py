@@ -15,12 +15,15 @@ def test_operator_actions_reads_and_sends_are_listed_with_who_and_when(cli: Cli)
     cli.run("--by", "dana", "appointments", "add", "--patient", "1", "--start", "2031-03-04T10:00")
     cli.run("--by", "sam", "patients", "opt-out", "1")
     cli.run("--by", "sam", "replies", "list")
+    cli.run("--by", "sam", "patients", "list")
     entries = cli.json("audit", "list", "--patient", "1")
-    assert [(e["actor"], e["action"]) for e in entries] == [
-        ("operator:dana", "patient.add"),
-        ("operator:dana", "appointment.add"),
-        ("operator:sam", "patient.opt_out"),
+    assert [(e["actor"], e["action"], e["patient_ids"]) for e in entries] == [
+        ("operator:dana", "patient.add", [1]),
+        ("operator:dana", "appointment.add", [1]),
+        ("operator:sam", "patient.opt_out", [1]),
+        ("operator:sam", "patients.list", [1]),  # a read that showed patient 1, among others
     ]
+    assert all(e["os_user"].startswith("os:") for e in entries)  # whatever --by said
     everything = cli.json("audit", "list", "--since", "1h")
     assert ("operator:sam", "replies.list") in [(e["actor"], e["action"]) for e in everything]
     assert all(e["at"] for e in everything)

@@ -1,18 +1,34 @@
-"""clinic-worker audit list"""
+"""clinic-worker audit list | verify"""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.progress import Progress
 
 from worker.cli.context import ctx_of
-from worker.cli.output import emit
+from worker.cli.output import emit, emit_json, say
 from worker.cli.replies import parse_since
 from worker.db import audit
 from worker.db.models import AuditEntry
 
-app = typer.Typer(help="The audit trail (append-only).", no_args_is_help=True)
+app = typer.Typer(help="The audit trail (append-only, hash-chained).", no_args_is_help=True)
+
+COLUMNS = (
+    "id",
+    "at",
+    "actor",
+    "os_user",
+    "action",
+    "patient_id",
+    "patients",
+    "entity",
+    "entity_id",
+    "detail",
+)
 
 
 def entry_dict(entry: AuditEntry) -> dict[str, Any]:
@@ -20,30 +36,61 @@ def entry_dict(entry: AuditEntry) -> dict[str, Any]:
         "id": entry.id,
         "at": entry.at,
         "actor": entry.actor,
+        "os_user": entry.os_user,  # the login that ran the process, whatever --by said
         "action": entry.action,
         "patient_id": entry.patient_id,
+        "patient_ids": audit.linked_ids(entry),
         "entity": entry.entity,
         "entity_id": entry.entity_id,
         "detail": entry.detail,
     }
 
 
+def _table_row(row: dict[str, Any]) -> dict[str, Any]:
+    return row | {"patients": ",".join(str(p) for p in row["patient_ids"])}
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,
     since: Annotated[str | None, typer.Option(help="Only since then: 24h, 7d or an ISO 8601 time.")] = None,
-    patient: Annotated[int | None, typer.Option(help="Only this patient.")] = None,
+    patient: Annotated[
+        int | None, typer.Option(help="Only rows about this patient, or that showed them.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Who did what, when: consent and opt-outs, sends, statuses, replies, alerts, operators."""
+    """Who did what, when: consent and opt-outs, sends, statuses, replies, alerts, reads."""
     cli = ctx_of(ctx)
     after = parse_since(since) if since is not None else None
     with cli.sessions() as session:
         rows = [entry_dict(e) for e in audit.entries(session, since=after, patient_id=patient)]
-    cli.audit_read("audit.list", patient=patient)
-    emit(
-        rows,
-        as_json=as_json,
-        title="Audit trail",
-        columns=("id", "at", "actor", "action", "patient_id", "entity", "entity_id", "detail"),
-    )
+    # Reading one patient's trail is a read about that patient; the whole trail is ids only.
+    cli.audit_read("audit.list", patient_ids=[patient], patient=patient, count=len(rows))
+    if as_json:
+        emit_json(rows)
+        return
+    emit([_table_row(r) for r in rows], as_json=False, title="Audit trail", columns=COLUMNS)
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Check the hash chain: every row unchanged, none removed or inserted. Exit 1 if broken."""
+    cli = ctx_of(ctx)
+    with cli.sessions() as session:
+        total = audit.count(session)
+        with Progress(
+            console=Console(stderr=True), transient=True, disable=total < 50_000 or not sys.stderr.isatty()
+        ) as bar:
+            task = bar.add_task("verifying", total=total)
+            verdict = audit.verify(session, progress=lambda n: bar.advance(task, n))
+    if as_json:
+        emit_json(verdict.as_dict())
+    elif verdict.ok:
+        say(f"audit trail intact: {verdict.rows} row(s) verified; last hash {verdict.head}")
+    else:
+        say(f"{verdict.reason} ({verdict.rows} row(s) before it verified)")
+    if not verdict.ok:
+        raise typer.Exit(1)
