@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.fernet import Fernet
 from twilio.http.http_client import TwilioHttpClient
+
+from bench._keys import run_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_SID = "AC" + "b" * 32
@@ -60,7 +61,6 @@ def worker_env(
         CLINIC_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
         CLINIC_TWILIO_FROM_NUMBER=FROM_NUMBER,
         CLINIC_TWILIO_API_URL=standin_url,
-        CLINIC_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         CLINIC_CLINIC_PHONE="(202) 555-0100",  # required: crisis texts give it
         CLINIC_QUIET_HOURS="off",  # a benchmark run at 3 a.m. must still send
         CLINIC_FOLLOWUP_PLAN="none",
@@ -70,6 +70,7 @@ def worker_env(
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(ROOT),
     )
+    env.update(run_keys().env())  # the keys the seed encrypted and indexed its patients with
     env.update(extra)
     return env
 

@@ -22,6 +22,7 @@ import httpx
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from bench._keys import run_cipher
 from bench._procs import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -36,7 +37,7 @@ from bench._procs import (
     worker_env,
 )
 from bench._scratch import scratch_database
-from bench.pipeline import make_due, percentile, seed
+from bench.pipeline import make_due, percentile, phone_of, seed
 from worker.db.engine import make_engine
 from worker.db.migrate import upgrade
 from worker.db.models import Patient, SafetyAlert
@@ -111,7 +112,7 @@ def _run(
     _wait_healthy(port, web)
     make_due(url, burst, None)
     _wait_for_accepted(standin_url, max(1, burst // 10))
-    phones = [f"+1{2000000000 + i}" for i in range(burst, burst - crisis, -1)]
+    phones = [phone_of(i) for i in range(burst, burst - crisis, -1)]
     posted = {}
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         for n, phone in enumerate(phones):
@@ -187,7 +188,7 @@ def _figures(
 
 
 def _alert_phones(url: str) -> dict[int, str]:
-    engine = make_engine(url)
+    engine = make_engine(url, cipher=run_cipher())  # phones are stored encrypted
     with engine.connect() as connection:
         rows = connection.execute(
             select(SafetyAlert.id, Patient.phone).join(Patient, SafetyAlert.patient_id == Patient.id)

@@ -154,9 +154,13 @@ def _seed(engine: Engine, size: int, claim: int, now: datetime) -> int:
     params = {"now": now, "epoch": int(now.timestamp()), "patients": patients, "size": size, "claim": claim}
     start, due = _start_seconds("a.id"), _start_seconds("a.id") + " - o.secs"
     statements = [
-        f"""INSERT INTO patients (name, phone, timezone, language, sms_consent, consent_at,
+        # Patients are only there for the foreign keys: the claim never reads a patient, so
+        # name and phone stay plaintext (read back as legacy values, were they ever read) and
+        # phone_index is a unique placeholder, not an HMAC that SQL cannot compute here.
+        f"""INSERT INTO patients (name, phone, phone_index, timezone, language, sms_consent, consent_at,
             consent_source, opted_out, created_at)
-        SELECT 'Patient ' || CAST(i AS TEXT), '+1' || CAST(2000000000 + i AS TEXT), 'America/New_York',
+        SELECT 'Patient ' || CAST(i AS TEXT), '+1' || CAST(2000000000 + i AS TEXT),
+            'bench-' || CAST(i AS TEXT), 'America/New_York',
             'en', TRUE, {sql.at(f"-{400 * DAY}")}, 'bench', FALSE, {sql.at(f"-{400 * DAY}")}
         FROM {sql.series("patients")}""",
         # Fresh database: ids start at 1, so patient 1 + (i - 1) % patients exists.

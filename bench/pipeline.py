@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, text, update
 
+from bench._keys import run_cipher
 from bench._procs import Child, standin_get, start, start_standin, start_worker, work_folder, worker_env
 from bench._scratch import scratch_database
 from worker.db.engine import make_engine
@@ -31,11 +32,22 @@ def _say(line: str) -> None:
     print(f"  {line}", file=sys.stderr, flush=True)
 
 
+def phone_of(patient_id: int) -> str:
+    """The phone number seed() gives patient `patient_id`."""
+    return f"+1{2000000000 + patient_id}"
+
+
 def seed(database_url: str, count: int) -> None:
     """`count` consenting patients, each with an appointment in three days and one planned
-    reminder not yet due. Inserted in bulk: planning is not what is measured here."""
+    reminder not yet due. Inserted in bulk: planning is not what is measured here.
+
+    Encrypted as production stores them, under this run's keys (bench._keys): each send
+    decrypts a real phone token, and a text from a seeded phone finds its patient by
+    phone_index. Core inserts skip the ORM event that sets phone_index, so it is set here.
+    """
     now = datetime.now(UTC)
-    engine = make_engine(database_url)
+    cipher = run_cipher()
+    engine = make_engine(database_url, cipher=cipher)
     start_at = now + timedelta(days=3)
     with engine.begin() as connection:
         connection.execute(
@@ -44,7 +56,8 @@ def seed(database_url: str, count: int) -> None:
                 {
                     "id": i,
                     "name": f"Bench {i}",
-                    "phone": f"+1{2000000000 + i}",
+                    "phone": phone_of(i),
+                    "phone_index": cipher.index(phone_of(i)),
                     "timezone": "America/New_York",
                     "language": "en",
                     "sms_consent": True,
@@ -132,7 +145,7 @@ def _wait_accepted(standin_url: str, count: int, timeout: float) -> None:
 
 def _due_times(database_url: str) -> dict[str, float]:
     """Phone -> due time (epoch seconds)."""
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, cipher=run_cipher())  # phones are stored encrypted
     with engine.connect() as connection:
         rows = connection.execute(
             select(Patient.phone, Message.due_at).join(Message, Message.patient_id == Patient.id)

@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 
+from bench._keys import run_keys
 from bench._procs import ACCOUNT_SID, AUTH_TOKEN, ROOT, Child, standin_get, start, start_standin, work_folder
 from bench._scratch import scratch_database
 from bench.pipeline import seed
@@ -25,6 +26,7 @@ def _say(line: str) -> None:
 def _env(url: str, redis_url: str, standin_url: str, queue: str) -> dict[str, str]:
     import os
 
+    keys = run_keys()  # the keys seed() encrypted the phones with
     return dict(
         os.environ,
         BENCH_DATABASE_URL=url,
@@ -33,6 +35,8 @@ def _env(url: str, redis_url: str, standin_url: str, queue: str) -> dict[str, st
         BENCH_ACCOUNT_SID=ACCOUNT_SID,
         BENCH_AUTH_TOKEN=AUTH_TOKEN,
         BENCH_QUEUE=queue,
+        BENCH_ENCRYPTION_KEYS=keys.encryption,
+        BENCH_BLIND_INDEX_KEYS=keys.index,
         PYTHONPATH=str(ROOT),
     )
 

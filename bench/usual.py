@@ -34,8 +34,13 @@ def _resources() -> dict[str, Any]:
 
         from bench._procs import RedirectingHttpClient
         from worker.db.engine import make_engine, session_factory
+        from worker.lib.crypto import Cipher
 
-        _state["sessions"] = session_factory(make_engine(os.environ["BENCH_DATABASE_URL"]))
+        # The run's keys (bench._keys), as the worker under test gets them: phones are stored
+        # encrypted, and decrypting one per send is work the usual design would do too.
+        cipher = Cipher([os.environ["BENCH_ENCRYPTION_KEYS"]], [os.environ["BENCH_BLIND_INDEX_KEYS"]])
+        engine = make_engine(os.environ["BENCH_DATABASE_URL"], cipher=cipher)
+        _state["sessions"] = session_factory(engine)
         _state["redis"] = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
         http = RedirectingHttpClient(os.environ["BENCH_TWILIO_URL"])
         account, token = os.environ["BENCH_ACCOUNT_SID"], os.environ["BENCH_AUTH_TOKEN"]

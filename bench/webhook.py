@@ -30,12 +30,12 @@ from urllib.parse import urlencode
 
 import httpx
 import redis
-from cryptography.fernet import Fernet
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import RequestValidator
 
+from bench._keys import run_cipher, run_keys
 from bench._procs import ROOT
 from bench._scratch import scratch_database
 from worker.db.engine import make_engine
@@ -158,7 +158,6 @@ def _server_env(database_url: str, redis_url: str, token: str, folder: Path) -> 
         CLINIC_PUBLIC_URL=PUBLIC_URL,
         CLINIC_TWILIO_ACCOUNT_SID=ACCOUNT_SID,
         CLINIC_TWILIO_AUTH_TOKEN=token,
-        CLINIC_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         CLINIC_CLINIC_PHONE="(202) 555-0100",  # required: crisis texts give it
         CLINIC_QUEUE_NAME=f"clinic-bench-{uuid.uuid4().hex[:8]}",
         # An empty secrets folder: /run/secrets on this machine must not change the settings.
@@ -166,18 +165,22 @@ def _server_env(database_url: str, redis_url: str, token: str, folder: Path) -> 
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(ROOT),  # this checkout's worker, whatever else is installed
     )
+    env.update(run_keys().env())  # the keys _add_patients indexed the senders' phones with
     return env
 
 
 def _add_patients(database_url: str) -> list[str]:
-    """Known senders: half the requests come from a patient's phone, half from strangers."""
+    """Known senders: half the requests come from a patient's phone, half from strangers.
+    Stored encrypted and indexed under the server's keys, so it finds them as in production."""
+    cipher = run_cipher()
     phones = [f"+1202555{2000 + i:04d}" for i in range(PATIENTS)]
     rows = [
-        {"name": f"Patient {i}", "phone": phone, "timezone": "America/New_York", "language": "en",
-         "sms_consent": True, "opted_out": False, "created_at": utcnow()}
+        {"name": f"Patient {i}", "phone": phone, "phone_index": cipher.index(phone),
+         "timezone": "America/New_York", "language": "en", "sms_consent": True, "opted_out": False,
+         "created_at": utcnow()}
         for i, phone in enumerate(phones)
     ]  # fmt: skip
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, cipher=cipher)
     try:
         with engine.begin() as connection:
             connection.execute(insert(Patient), rows)

@@ -29,8 +29,9 @@ from worker.runtime import Runtime, build_runtime
 from worker.settings import Settings, load_settings
 
 TEST_KEY = Fernet.generate_key().decode()
-# Rows the tests read directly are encrypted under the key every test's Settings carry.
-TEST_CIPHER = Cipher([TEST_KEY])
+TEST_INDEX_KEY = Fernet.generate_key().decode()
+# Rows the tests read directly are encrypted under the keys every test's Settings carry.
+TEST_CIPHER = Cipher([TEST_KEY], [TEST_INDEX_KEY])
 ACCOUNT_SID = "AC" + "7" * 32
 AUTH_TOKEN = "standin-auth-token"
 FROM_NUMBER = "+12025550100"
@@ -173,6 +174,7 @@ def make_settings(db_url: str, redis_url: str, standin_url: str | None = None, *
         "quiet_hours": "off",
         "followup_plan": "none",
         "encryption_keys": TEST_KEY,  # follow-ups are planned only where a test is about them
+        "blind_index_keys": TEST_INDEX_KEY,
     }
     if standin_url is not None:
         values.update(

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from worker.db.engine import session_factory
 from worker.db.migrate import current_revision, head_revision
 from worker.db.models import utcnow
+from worker.lib.crypto import DEV_INDEX_KEY_FILE, DEV_KEY_FILE
 from worker.lib.errors import InputError
+from worker.lib.files import readable_by_others
 from worker.lib.privacy import mask_phone
 from worker.messages.templates import load_templates
 from worker.outbound.dispatch import queue_health
@@ -84,6 +87,25 @@ def check_config(settings: Settings) -> Check:
     except InputError as exc:
         return Check(False, str(exc))
     return Check(True, f"{len(catalogue.by_id)} questionnaires, {len(screener)} crisis rules")
+
+
+def check_files(settings: Settings, folder: Path) -> Check:
+    """The SQLite database (and its WAL and journal) and the development key files in `folder`
+    are private to their owner: a file any local user can read is a copy of the PHI."""
+    exposed = [path for path in _private_files(settings, folder) if readable_by_others(path)]
+    if exposed:
+        names = " ".join(str(path) for path in exposed)
+        return Check(False, f"readable by other users: {names} (fix: chmod 600 {names})")
+    return Check(True, "database file and key files are private (0600)")
+
+
+def _private_files(settings: Settings, folder: Path) -> list[Path]:
+    files = [folder / DEV_KEY_FILE, folder / DEV_INDEX_KEY_FILE]
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        database = Path(url.database)
+        files += [database, *(database.with_name(database.name + s) for s in ("-wal", "-shm", "-journal"))]
+    return files
 
 
 def check_safety(settings: Settings) -> Check:

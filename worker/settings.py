@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from worker.lib.crypto import check_key, dev_key
+from worker.lib.crypto import DEV_INDEX_KEY_FILE, check_key, dev_key
 from worker.lib.durations import parse_duration
 from worker.lib.errors import ConfigError, InputError
 from worker.lib.phones import is_dialable, to_e164
@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     twilio_timeout: float = Field(default=10.0, gt=0, le=120)
     twilio_webhook_key: SecretStr = SecretStr("")
     encryption_keys: SecretStr = SecretStr("")
+    blind_index_keys: SecretStr = SecretStr("")
     public_url: str = ""
     keyword_replies: bool = True
     front_desk_number: str = ""
@@ -163,7 +164,7 @@ class Settings(BaseSettings):
             return "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
 
-    @field_validator("encryption_keys")
+    @field_validator("encryption_keys", "blind_index_keys")
     @classmethod
     def _keys(cls, value: SecretStr) -> SecretStr:
         for number, key in enumerate(value.get_secret_value().split(","), 1):
@@ -179,6 +180,13 @@ class Settings(BaseSettings):
         keys = [k.strip() for k in self.encryption_keys.get_secret_value().split(",") if k.strip()]
         if not keys:
             keys = [dev_key(Path.cwd())]
+        return keys
+
+    def index_key_list(self) -> list[str]:
+        """The blind-index keys (phone lookups), newest first; development uses a local file."""
+        keys = [k.strip() for k in self.blind_index_keys.get_secret_value().split(",") if k.strip()]
+        if not keys:
+            keys = [dev_key(Path.cwd(), DEV_INDEX_KEY_FILE)]
         return keys
 
     @field_validator("followup_plan")
@@ -251,7 +259,9 @@ class Settings(BaseSettings):
             if not present
         ]
         if not self.encryption_keys.get_secret_value().strip():
-            missing.append("CLINIC_ENCRYPTION_KEYS (replies are stored encrypted)")
+            missing.append("CLINIC_ENCRYPTION_KEYS (patient data is stored encrypted)")
+        if not self.blind_index_keys.get_secret_value().strip():
+            missing.append("CLINIC_BLIND_INDEX_KEYS (phone numbers are looked up by a keyed index)")
         if missing:
             raise ValueError("CLINIC_SMS_BACKEND=twilio needs " + ", ".join(missing))
         return self

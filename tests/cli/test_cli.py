@@ -99,6 +99,7 @@ def test_doctor_reports_every_check_and_never_the_token(cli: Cli) -> None:
         "sms": True,
         "config": True,
         "safety": True,
+        "files": True,
     }
     assert "+1******0177" in checks["safety"]["detail"]
     assert "is active" in checks["sms"]["detail"]

@@ -49,7 +49,9 @@ def test_rotation_moves_every_row_to_the_new_key_and_old_keys_still_read(cli: Cl
     new = Fernet.generate_key().decode()
     cli.env["CLINIC_ENCRYPTION_KEYS"] = f"{new},{TEST_KEY}"
     assert cli.json("replies", "list")[0]["body"] == SECRET_REPLY  # the old key still reads
-    assert cli.json("keys", "rotate") == {"inbound_messages": 1, "questionnaire_answers": 0}
+    counts = cli.json("keys", "rotate")
+    assert counts["inbound_messages"] == 1 and counts["questionnaire_answers"] == 0
+    assert {"patients", "appointments", "safety_alerts", "alert_triggers"} <= set(counts)
     cli.env["CLINIC_ENCRYPTION_KEYS"] = new  # the old key is gone
     assert cli.json("replies", "list")[0]["body"] == SECRET_REPLY
     cli.env["CLINIC_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()  # a wrong key: a clear error
@@ -80,7 +82,8 @@ def test_production_settings_without_a_key_stop_start_up(monkeypatch: pytest.Mon
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert caught.value.problems == [
-        "settings: CLINIC_SMS_BACKEND=twilio needs CLINIC_ENCRYPTION_KEYS (replies are stored encrypted)"
+        "settings: CLINIC_SMS_BACKEND=twilio needs CLINIC_ENCRYPTION_KEYS (patient data is stored "
+        "encrypted), CLINIC_BLIND_INDEX_KEYS (phone numbers are looked up by a keyed index)"
     ]
     monkeypatch.setenv("CLINIC_ENCRYPTION_KEYS", "not-a-key")
     with pytest.raises(ConfigError) as bad:
@@ -118,3 +121,38 @@ def test_an_engine_without_keys_refuses_encrypted_columns_and_writes_nothing(tmp
     assert "no encryption key" in str(our_error(raised.value))
     with make_engine(url).connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM inbound_messages")).scalar() == 0
+
+
+def test_index_rotation_keeps_every_patient_findable_by_phone(cli: Cli) -> None:
+    # Given a patient indexed under the old index key
+    cli.run("patients", "add", "--name", "Ana Example", "--phone", "+12025550143")
+    old = cli.env["CLINIC_BLIND_INDEX_KEYS"]
+    new = Fernet.generate_key().decode()
+    # When the new key goes first, the old one still finds the patient (the number is taken)
+    cli.env["CLINIC_BLIND_INDEX_KEYS"] = f"{new},{old}"
+    assert (
+        "already exists"
+        in cli.run("patients", "add", "--name", "B", "--phone", "+12025550143", ok=False).stderr
+    )
+    # and rotate-index re-indexes every row under the new key
+    counts = cli.json("keys", "rotate-index")
+    assert counts["patients.phone_index"] == 1 and "alert_triggers.source_index" in counts
+    # Expect the patient found with the old key gone
+    cli.env["CLINIC_BLIND_INDEX_KEYS"] = new
+    assert (
+        "already exists"
+        in cli.run("patients", "add", "--name", "B", "--phone", "+12025550143", ok=False).stderr
+    )
+    engine = make_engine(cli.env["CLINIC_DATABASE_URL"])
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT phone_index FROM patients")).scalar()
+    assert stored == Cipher([TEST_KEY], [new]).index("+12025550143")
+    assert "+12025550143" not in str(stored)
+
+
+def test_the_blind_index_is_keyed_equal_numbers_match_and_other_keys_do_not() -> None:
+    key, other = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    cipher = Cipher([TEST_KEY], [key])
+    assert cipher.index("+12025550143") == cipher.index("+12025550143") != cipher.index("+12025550144")
+    assert Cipher([TEST_KEY], [other]).index("+12025550143") != cipher.index("+12025550143")
+    assert Cipher([TEST_KEY], [other, key]).indexes("+12025550143")[1] == cipher.index("+12025550143")

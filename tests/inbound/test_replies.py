@@ -291,15 +291,25 @@ def test_an_oversized_body_gets_413(client: TestClient, runtime: Runtime) -> Non
     assert inbound_rows(runtime.sessions) == []
 
 
-def test_repeated_form_keys_are_all_covered_by_the_signature(client: TestClient, runtime: Runtime) -> None:
+def test_the_stored_form_keeps_no_city_zip_or_media_link(client: TestClient, runtime: Runtime) -> None:
+    # Given an MMS whose form carries Twilio's guess at the sender's place and a media link
     form = [
-        *inbound_form("photo", PHONE),
-        ("MediaUrl0", "https://a.example/1"),
-        ("MediaUrl0", "https://a.example/2"),
+        *[(k, "62704" if k == "FromZip" else v) for k, v in inbound_form("photo", PHONE) if k != "NumMedia"],
+        ("NumMedia", "1"),
+        ("MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"),
+        ("MediaContentType0", "image/jpeg"),
     ]
+    # When it is received
     assert client.post("/twilio/sms", **signed("/twilio/sms", form)).status_code == 200
+    # Expect only what explains the message to staff: that a photo came, not where from or the photo
     [row] = inbound_rows(runtime.sessions)
-    assert row.params["MediaUrl0"] == ["https://a.example/1", "https://a.example/2"]
+    assert row.num_media == 1
+    assert row.params == {
+        "MediaContentType0": ["image/jpeg"],
+        "SmsStatus": ["received"],
+        "NumSegments": ["1"],
+        "ApiVersion": ["2010-04-01"],
+    }
 
 
 def test_shared_key_sha256_signatures_are_accepted_when_the_key_is_set(

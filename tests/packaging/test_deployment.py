@@ -70,3 +70,21 @@ def test_example_env_documents_every_setting_without_real_secrets() -> None:
 def test_every_app_container_gets_the_same_encryption_keys_or_compose_refuses_to_start() -> None:
     app = _compose()["x-app"]["environment"]
     assert app["CLINIC_ENCRYPTION_KEYS"].startswith("${CLINIC_ENCRYPTION_KEYS:?")
+    assert app["CLINIC_BLIND_INDEX_KEYS"].startswith("${CLINIC_BLIND_INDEX_KEYS:?")
+
+
+def test_app_containers_connect_as_the_application_role_and_only_migrate_sees_the_admin_secrets() -> None:
+    compose = _compose()
+    url = compose["x-app"]["environment"]["CLINIC_DATABASE_URL"]
+    assert url.startswith("postgresql://clinic_app:${DB_APP_PASSWORD:?")
+    assert "clinic:clinic@" not in (ROOT / "docker-compose.yml").read_text()
+    postgres = compose["services"]["postgres"]["environment"]
+    assert "POSTGRES_PASSWORD" not in postgres and postgres["POSTGRES_PASSWORD_FILE"].startswith(
+        "/run/secrets/"
+    )
+    services = compose["services"]
+    migrate = services["migrate"]
+    assert migrate["command"][:2] == ["db", "roles"] and "--upgrade" in migrate["command"]
+    assert set(migrate["secrets"]) == {"postgres_password", "db_owner_password"}
+    for name in ("worker", "worker-urgent", "beat", "web"):
+        assert "secrets" not in services[name], name

@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 
 from worker.cli.output import say
 from worker.clinic import records
-from worker.db.engine import make_engine, session_factory, transaction
+from worker.db.engine import cipher_for, engine_for, session_factory, transaction
 from worker.db.migrate import upgrade
 from worker.db.models import utcnow
 from worker.enums import FINAL_MESSAGE, MessageStatus
@@ -55,7 +55,8 @@ def demo_settings(folder: Path, redis_url: str) -> Settings:
         quiet_hours="off",
         followup_plan="none",
         send_rate=5.0,
-        encryption_keys=Fernet.generate_key().decode(),  # a throwaway: the data goes with the folder
+        encryption_keys=Fernet.generate_key().decode(),  # throwaways: the data goes with the folder
+        blind_index_keys=Fernet.generate_key().decode(),
         clinic_name="Riverside Clinic",
         clinic_phone="+12025550100",
         config_dir=None,
@@ -66,8 +67,8 @@ def run_demo(redis_url: str = LOCAL_REDIS) -> None:
     with tempfile.TemporaryDirectory(prefix="clinic-worker-demo-") as folder:
         settings = demo_settings(Path(folder), redis_url)
         say(f"demo: database {settings.database_url}, broker {settings.redis_url}, console SMS")
-        upgrade(settings.database_url)
-        sessions = session_factory(make_engine(settings.database_url))
+        upgrade(settings.database_url, cipher=cipher_for(settings))
+        sessions = session_factory(engine_for(settings))
         appointment_id = _seed(settings, sessions)
         _run_pipeline(settings, sessions, appointment_id)
 

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from worker.cli.context import ctx_of
-from worker.cli.output import emit_json, say
-from worker.db.engine import make_engine
+from worker.cli.db_roles import db_roles
+from worker.cli.output import emit_json, say, say_status
+from worker.db.engine import cipher_for, make_engine
 from worker.db.migrate import upgrade
-from worker.health import Check, check_config, check_database, check_queue, check_redis, check_safety
+from worker.db.roles import restrict_audit_grants, with_driver
+from worker.health import (
+    Check,
+    check_config,
+    check_database,
+    check_files,
+    check_queue,
+    check_redis,
+    check_safety,
+)
 from worker.jobs.celery_app import app, attach_settings
 from worker.lib.errors import SmsError
 from worker.lib.logs import configure_logging
@@ -25,11 +36,26 @@ PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
 @db_app.command("upgrade")
-def db_upgrade(ctx: typer.Context) -> None:
+def db_upgrade(
+    ctx: typer.Context,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            envvar="CLINIC_DATABASE_OWNER_URL",
+            help="Migrate as this connection, the owner role's (default: CLINIC_DATABASE_URL).",
+        ),
+    ] = None,
+) -> None:
     """Create or migrate the schema to the current version."""
     settings = ctx_of(ctx).settings
-    upgrade(settings.database_url)
+    target = with_driver(url) if url else settings.database_url
+    upgrade(target, cipher=cipher_for(settings))
+    restrict_audit_grants(target)
     say("database schema is up to date")
+
+
+db_app.command("roles")(db_roles)
 
 
 def _celery(settings: Settings) -> object:
@@ -117,12 +143,13 @@ def doctor(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
     checks["sms"] = _check_sms(settings)
     checks["config"] = check_config(settings)
     checks["safety"] = check_safety(settings)
+    checks["files"] = check_files(settings, Path.cwd())
     engine.dispose()
     if as_json:
         emit_json({name: check.as_dict() for name, check in checks.items()})
     else:
         for name, check in checks.items():
-            say(f"{'[green]ok[/]' if check.ok else '[red]FAIL[/]':>4}  {name:<9} {check.detail}")
+            say_status(check.ok, f"{name:<9} {check.detail}")
     if not all(check.ok for check in checks.values()):
         raise typer.Exit(1)
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from worker.db.blind import matches
 from worker.db.models import Appointment, Patient
 from worker.enums import AppointmentStatus
+
+
+def patient_with_phone(session: Session, phone: str | None) -> Patient | None:
+    """The patient whose number this is (E.164), found by its blind index; None for None."""
+    if not phone:
+        return None
+    return session.scalar(select(Patient).where(matches(session, Patient.phone_index, phone)))
 
 
 def list_patients(session: Session) -> list[Patient]:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from worker.clinic.queries import patient_with_phone
 from worker.db import audit
 from worker.db.models import Appointment, Message, Patient
 from worker.enums import (
@@ -67,7 +68,7 @@ def add_patient(
     session: Session, settings: Settings, data: PatientInput, actor: str, now: datetime
 ) -> Patient:
     data = validate_patient(data, settings)
-    if session.scalar(select(Patient.id).where(Patient.phone == data.phone)) is not None:
+    if patient_with_phone(session, data.phone) is not None:
         raise InputError("a patient with this phone number already exists")
     patient = Patient(
         name=data.name,

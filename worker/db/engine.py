@@ -6,14 +6,16 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.db.cipher import attach_cipher
 from worker.lib.crypto import Cipher
+from worker.lib.files import create_private
 from worker.retries import DB_RETRY_FIRST_PAUSE_SECONDS, DB_RETRY_MAX_PAUSE_SECONDS
 from worker.settings import Settings
 
@@ -45,7 +47,12 @@ _PG_CONNECT = {
 
 def engine_for(settings: Settings, **kwargs: Any) -> Engine:
     """The engine of CLINIC_DATABASE_URL, carrying the cipher of CLINIC_ENCRYPTION_KEYS."""
-    return make_engine(settings.database_url, cipher=Cipher(settings.key_list()), **kwargs)
+    return make_engine(settings.database_url, cipher=cipher_for(settings), **kwargs)
+
+
+def cipher_for(settings: Settings) -> Cipher:
+    """CLINIC_ENCRYPTION_KEYS for values, CLINIC_BLIND_INDEX_KEYS for phone lookups."""
+    return Cipher(settings.key_list(), settings.index_key_list())
 
 
 def make_engine(url: str, *, cipher: Cipher | None = None, **kwargs: Any) -> Engine:
@@ -60,6 +67,7 @@ def _create(url: str, **kwargs: Any) -> Engine:
     # A failed statement's parameters (numbers, texts) must not reach a log via the error.
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": 15}, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         # pysqlite's own BEGIN handling defers the lock until the first write, which lets two
@@ -69,6 +77,16 @@ def _create(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql"):
         kwargs["connect_args"] = {**_PG_CONNECT, **kwargs.get("connect_args", {})}
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _private_sqlite_file(url: str) -> None:
+    # Created 0600 before SQLite opens it: SQLite would create it with the process umask
+    # (usually 0644, readable by every local user) and gives the WAL the database's mode.
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database)
+        if path.parent.is_dir():
+            create_private(path)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

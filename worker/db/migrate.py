@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from worker.lib.crypto import Cipher
+
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -21,8 +23,12 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", *, cipher: Cipher | None = None) -> None:
+    """Migrate to `revision`. `cipher`: the keys a migration needs to encrypt existing rows
+    (an empty database needs none)."""
+    config = alembic_config(url)
+    config.attributes["cipher"] = cipher
+    command.upgrade(config, revision)
 
 
 def head_revision() -> str | None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from worker.clinic.queries import patient_with_phone
 from worker.clinic.records import cancel_pending_for_patient, replan_patient
 from worker.db import audit
 from worker.db.aftercommit import log_on_commit
@@ -59,7 +60,7 @@ def process_inbound(
         return None
     inbound = session.get_one(InboundMessage, inbound_id)
     sender = normalise_sender(inbound.from_number)
-    patient = session.scalar(select(Patient).where(Patient.phone == sender)) if sender else None
+    patient = patient_with_phone(session, sender)
     reading = read_reply(inbound.body, _context(session, catalogue, patient, now))
     inbound.patient_id = patient.id if patient else None
     inbound.intent, inbound.intent_rule = reading.intent, reading.rule[:64]

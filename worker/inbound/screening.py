@@ -11,10 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.db.models import Patient
+from worker.clinic.queries import patient_with_phone
 from worker.inbound.store import inbound_ids, store_inbound_many
 from worker.language.screening import Screener, Screening
 from worker.lib.phones import normalise_sender
@@ -83,7 +82,7 @@ def _screen(
     if not finding.alert:
         return Stored(stored_id, True)
     sender = normalise_sender(_last(form, "From"))
-    patient = session.scalar(select(Patient).where(Patient.phone == sender)) if sender else None
+    patient = patient_with_phone(session, sender)
     trigger = crisis_trigger(finding.category, finding.rule, stored_id)
     urgent = raise_alert(session, settings, trigger, now=now, patient=patient, reply_to=sender)
     return Stored(stored_id, True, urgent)

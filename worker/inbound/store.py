@@ -16,6 +16,12 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from worker.db.models import InboundMessage
 
+# Of the form fields not stored in their own columns, the only ones kept (encrypted like the
+# rest): what helps staff explain a message. Twilio's guess at the sender's city, state, ZIP
+# and country, and MMS media links (readable by anyone holding them), are never stored.
+KEPT_FIELDS = frozenset({"MessagingServiceSid", "NumSegments", "ApiVersion", "SmsStatus"})
+KEPT_PREFIXES = ("MediaContentType",)  # "image/jpeg": that a photo came, not the photo
+
 
 def store_inbound(
     session: Session, form: Mapping[str, Sequence[str]], source: str, now: datetime
@@ -66,10 +72,14 @@ def _inbound_row(form: Mapping[str, Sequence[str]], source: str, now: datetime) 
         "to_number": values.get("To", ""),
         "body": values.get("Body", ""),
         "num_media": _int(values.get("NumMedia", "0")),
-        "params": {k: list(v) for k, v in form.items() if k != "Body"},
+        "params": {k: list(v) for k, v in form.items() if _kept(k)},
         "source": source,
         "received_at": now,
     }
+
+
+def _kept(field: str) -> bool:
+    return field in KEPT_FIELDS or field.startswith(KEPT_PREFIXES)
 
 
 def _int(text: str) -> int:

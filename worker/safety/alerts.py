@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from worker.db import audit
 from worker.db.aftercommit import log_on_commit
+from worker.db.blind import index_of, matches
 from worker.db.models import AlertTrigger, Message, Patient, SafetyAlert
 from worker.enums import ALERT_SEVERITY, ALERT_WORDS, AlertCategory, MessageKind
 from worker.language.screening import MODEL_RULE
@@ -107,11 +108,12 @@ def _store_trigger(session: Session, trigger: Trigger, now: datetime) -> int | N
             inbound_id=trigger.inbound_id,
             run_id=trigger.run_id,
             source=trigger.source,
+            source_index=index_of(session, trigger.source),
             category=trigger.category,
             rule=trigger.rule,
             created_at=now,
         )
-        .on_conflict_do_nothing(index_elements=["inbound_id", "source"])
+        .on_conflict_do_nothing(index_elements=["inbound_id", "source_index"])
         .returning(AlertTrigger.id)
     ).scalar()
 
@@ -126,7 +128,7 @@ def _open_alert_of(session: Session, patient: Patient | None, reply_to: str | No
             SafetyAlert.patient_id.is_(None),
             SafetyAlert.id.in_(
                 select(Message.alert_id).where(
-                    Message.kind == MessageKind.SAFETY, Message.to_number == reply_to
+                    Message.kind == MessageKind.SAFETY, matches(session, Message.to_index, reply_to)
                 )
             ),
         )
@@ -147,8 +149,7 @@ def _join(session: Session, alert: SafetyAlert, trigger: Trigger, trigger_id: in
         patient_id=alert.patient_id,
         entity="alert",
         entity_id=alert.id,
-        source=trigger.source,
-        category=trigger.category,
+        trigger_id=trigger_id,  # what raised it stays in the encrypted alert rows, not here
     )
     log_on_commit(
         session,
@@ -198,9 +199,7 @@ def _open(
         patient_id=alert.patient_id,
         entity="alert",
         entity_id=alert.id,
-        source=trigger.source,
-        category=trigger.category,
-        rule=trigger.rule,
+        trigger_id=trigger_id,  # what raised it stays in the encrypted alert rows, not here
     )
     log_on_commit(
         session,
