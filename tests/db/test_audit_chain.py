@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import PG_ADMIN_URL, TEST_CIPHER, Cli
+from tests.conftest import TEST_CIPHER, Cli, temporary_database
 from worker.db import audit
 from worker.db.audit import GENESIS
 from worker.db.engine import make_engine, session_factory, transaction
@@ -246,15 +245,8 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('fresh') / 'fresh.sqlite3'}"
         return
-    request.getfixturevalue("postgres_url")  # skips when PostgreSQL is not reachable
-    name = f"cw_fresh_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with temporary_database("cw_fresh") as url:
+        yield url
 
 
 def test_given_a_changed_row_when_audit_verify_runs_expect_exit_1_naming_it(cli: Cli) -> None:

@@ -4,14 +4,13 @@ readable through the models, and refuses (changing nothing) when it has no keys.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, select, text
 
-from tests.conftest import PG_ADMIN_URL, TEST_CIPHER, _postgres_reachable
+from tests.conftest import TEST_CIPHER, temporary_database
 from worker.clinic.queries import patient_with_phone
 from worker.db.cipher import MissingCipher
 from worker.db.engine import make_engine, session_factory
@@ -27,16 +26,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
         return
-    if not _postgres_reachable():
-        pytest.skip("PostgreSQL is not reachable")
-    name = f"cw_mig_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with temporary_database("cw_mig") as url:
+        yield url
 
 
 def _rows_in_clear(connection: Connection) -> None:

@@ -11,8 +11,9 @@ from cryptography.fernet import Fernet
 from worker.cli.context import ctx_of
 from worker.cli.output import emit_json, say
 from worker.db import audit
-from worker.db.engine import cipher_for, transaction
-from worker.db.rotation import rotate_all, rotate_indexes
+from worker.db.engine import Sessions, cipher_for, transaction
+from worker.db.rotation import Progress, rotate_all, rotate_indexes
+from worker.lib.crypto import Cipher
 
 app = typer.Typer(help="Encryption and blind-index keys for patient data.", no_args_is_help=True)
 
@@ -29,14 +30,7 @@ def generate() -> None:
 def rotate(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Re-encrypt every encrypted column (names, phone numbers, replies, answers, scores,
     alerts, stored forms) under the first key of CLINIC_ENCRYPTION_KEYS."""
-    cli = ctx_of(ctx)
-    counts = rotate_all(cli.sessions, cipher_for(cli.settings), _progress("re-encrypted"))
-    with transaction(cli.sessions) as session:
-        audit.record(session, cli.actor, "keys.rotate", rows=counts)
-    if as_json:
-        emit_json(counts)
-    else:
-        say(", ".join(f"{table}: {n} re-encrypted" for table, n in counts.items()))
+    _run_rotation(ctx, rotate_all, "keys.rotate", "re-encrypted", as_json)
 
 
 @app.command("rotate-index")
@@ -44,17 +38,25 @@ def rotate_index(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--js
     """Recompute every blind index (phone numbers, alert sources) under the first key of
     CLINIC_BLIND_INDEX_KEYS. Lookups match every listed key meanwhile, so nothing is missed
     while it runs; drop the old index key afterwards."""
+    _run_rotation(ctx, rotate_indexes, "keys.rotate_index", "re-indexed", as_json)
+
+
+Rotation = Callable[[Sessions, Cipher, Progress], dict[str, int]]
+
+
+def _run_rotation(ctx: typer.Context, rotation: Rotation, action: str, verb: str, as_json: bool) -> None:
+    """Run `rotation` with progress on stderr, audit it as `action`, print the counts."""
     cli = ctx_of(ctx)
-    counts = rotate_indexes(cli.sessions, cipher_for(cli.settings), _progress("re-indexed"))
+    counts = rotation(cli.sessions, cipher_for(cli.settings), _progress(verb))
     with transaction(cli.sessions) as session:
-        audit.record(session, cli.actor, "keys.rotate_index", rows=counts)
+        audit.record(session, cli.actor, action, rows=counts)
     if as_json:
         emit_json(counts)
     else:
-        say(", ".join(f"{column}: {n} re-indexed" for column, n in counts.items()))
+        say(", ".join(f"{name}: {n} {verb}" for name, n in counts.items()))
 
 
-def _progress(verb: str) -> Callable[[str, int], None]:
+def _progress(verb: str) -> Progress:
     def show(table: str, done: int) -> None:
         # On stderr, so --json output stays one document.
         typer.echo(f"{table}: {done} rows {verb}", err=True)
