@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from worker.cli import alerts, appointments, audit, keys, messages, ops, patients, questionnaires, replies
+from worker.cli import (
+    alerts,
+    appointments,
+    audit,
+    import_csv,
+    keys,
+    messages,
+    ops,
+    patients,
+    questionnaires,
+    replies,
+)
 from worker.cli.context import CliContext
 from worker.cli.demo import run_demo
 from worker.cli.output import say_error
@@ -33,6 +44,7 @@ app.add_typer(questionnaires.app, name="questionnaires")
 app.add_typer(questionnaires.results_app, name="results")
 app.add_typer(alerts.app, name="alerts")
 messages.send_app.command("checkin")(questionnaires.send_checkin)
+appointments.app.command("import")(import_csv.import_)
 app.command("worker", context_settings=ops.PASS_THROUGH)(ops.run_worker)
 app.command("beat", context_settings=ops.PASS_THROUGH)(ops.run_beat)
 app.command("web")(ops.run_web)
