@@ -401,7 +401,13 @@ def test_follow_ups_are_planned_after_the_session_and_dropped_for_a_no_show(
     assert sorted(m.due_at - start for m in followups) == [timedelta(hours=25), timedelta(days=7, hours=1)]
     with transaction(rt.sessions) as session:
         records.mark_appointment(
-            session, settings, appt, AppointmentStatus.NO_SHOW, actor="test", now=utcnow()
+            # A no-show is marked once the start has passed (the transition table refuses it before).
+            session,
+            settings,
+            appt,
+            AppointmentStatus.NO_SHOW,
+            actor="test",
+            now=start + timedelta(minutes=15),
         )
     with rt.sessions() as session:
         statuses = session.scalars(select(Message.status).where(Message.appointment_id == appt)).all()

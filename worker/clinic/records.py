@@ -4,12 +4,15 @@ re-plans messages in that same transaction and writes an audit row."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from worker.clinic.kinds import canonical_kind
 from worker.clinic.queries import patient_with_phone
+from worker.clinic.transitions import Change, check_transition
 from worker.db import audit
 from worker.db.models import Appointment, Message, Patient
 from worker.enums import (
@@ -19,14 +22,17 @@ from worker.enums import (
     AppointmentStatus,
     MessageStatus,
 )
+from worker.lib import localtime
 from worker.lib.errors import InputError, NotFound
 from worker.lib.phones import to_e164
 from worker.messages.replan import ReplanResult, replan
+from worker.planning.followups import DEFAULT_KIND
 from worker.questionnaires.runs import stop_active
 from worker.settings import Settings, check_timezone
 
 LANGUAGES = ("en", "es")
 MAX_DURATION_MINUTES = 24 * 60
+_MARKS = {AppointmentStatus.COMPLETED: Change.COMPLETE, AppointmentStatus.NO_SHOW: Change.NO_SHOW}
 
 
 @dataclass(frozen=True)
@@ -39,14 +45,9 @@ class PatientInput:
 
 
 def parse_start(text: str, zone: str) -> datetime:
-    """An ISO 8601 time; without an offset it is read in `zone` (the clinic's)."""
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"{text.strip()!r} is not an ISO 8601 time like 2026-12-01T15:30") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=check_timezone(zone))
-    return value.astimezone(UTC)
+    """An ISO 8601 time, returned in UTC; without an offset it is read on the wall clock of
+    `zone` (the clinic's), and refused when that is no time there or two."""
+    return localtime.read(text, check_timezone(zone))
 
 
 def validate_patient(data: PatientInput, settings: Settings) -> PatientInput:
@@ -102,9 +103,14 @@ def _locked_appointment(session: Session, appointment_id: int) -> Appointment:
     return appointment
 
 
-def check_schedule(start_at: datetime, duration: int, now: datetime) -> None:
+def clinic_zone(settings: Settings) -> ZoneInfo:
+    return check_timezone(settings.timezone)
+
+
+def check_schedule(start_at: datetime, duration: int, now: datetime, zone: ZoneInfo) -> None:
+    """`zone`: where the operator reads the time back (the clinic's), not UTC."""
     if start_at <= now:
-        raise InputError(f"start {start_at.isoformat()} is in the past")
+        raise InputError(f"start {localtime.show(start_at, zone)} is in the past")
     if not 1 <= duration <= MAX_DURATION_MINUTES:
         raise InputError(f"duration must be between 1 and {MAX_DURATION_MINUTES} minutes")
 
@@ -116,17 +122,17 @@ def add_appointment(
     start_at: datetime,
     *,
     duration: int = 60,
-    kind: str = "session",
+    kind: str = DEFAULT_KIND,
     actor: str,
     now: datetime,
 ) -> tuple[Appointment, ReplanResult]:
     get_patient(session, patient_id)
-    check_schedule(start_at, duration, now)
+    check_schedule(start_at, duration, now, clinic_zone(settings))
     appointment = Appointment(
         patient_id=patient_id,
         start_at=start_at,
         duration_minutes=duration,
-        kind=kind.strip() or "session",
+        kind=canonical_kind(settings, kind) if kind.strip() else DEFAULT_KIND,
         status=AppointmentStatus.SCHEDULED,
         created_at=now,
         updated_at=now,
@@ -155,11 +161,12 @@ def reschedule_appointment(
     now: datetime,
 ) -> tuple[Appointment, ReplanResult]:
     appointment = _locked_appointment(session, appointment_id)
-    if appointment.status not in ACTIVE_APPOINTMENT:
-        raise InputError(f"appointment {appointment_id} is {appointment.status}; it cannot move")
-    check_schedule(start_at, appointment.duration_minutes, now)
+    zone = clinic_zone(settings)
+    # Scheduled again whatever it was: a new time needs a new confirmation.
+    status = check_transition(appointment, Change.RESCHEDULE, now, zone)
+    check_schedule(start_at, appointment.duration_minutes, now, zone)
     appointment.start_at = start_at
-    appointment.status = AppointmentStatus.SCHEDULED  # a new time needs a new confirmation
+    appointment.status = status
     appointment.updated_at = now
     result = replan(session, appointment, settings, now, "appointment rescheduled")
     audit.record(
@@ -179,9 +186,7 @@ def cancel_appointment(
     session: Session, settings: Settings, appointment_id: int, *, actor: str, now: datetime
 ) -> tuple[Appointment, ReplanResult]:
     appointment = _locked_appointment(session, appointment_id)
-    if appointment.status == AppointmentStatus.CANCELLED:
-        return appointment, ReplanResult(planned=0, cancelled=0)
-    appointment.status = AppointmentStatus.CANCELLED
+    appointment.status = check_transition(appointment, Change.CANCEL, now, clinic_zone(settings))
     appointment.updated_at = now
     result = replan(session, appointment, settings, now, "appointment cancelled")
     audit.record(
@@ -192,6 +197,27 @@ def cancel_appointment(
         entity="appointment",
         entity_id=appointment.id,
         cancelled=result.cancelled,
+    )
+    return appointment, result
+
+
+def reinstate_appointment(
+    session: Session, settings: Settings, appointment_id: int, *, actor: str, now: datetime
+) -> tuple[Appointment, ReplanResult]:
+    """Undo a cancel made by mistake: back to scheduled (a confirmation given before the cancel
+    no longer holds) with its reminders and follow-ups planned again, while it is still ahead."""
+    appointment = _locked_appointment(session, appointment_id)
+    appointment.status = check_transition(appointment, Change.REINSTATE, now, clinic_zone(settings))
+    appointment.updated_at = now
+    result = replan(session, appointment, settings, now, "appointment reinstated")
+    audit.record(
+        session,
+        actor,
+        "appointment.reinstate",
+        patient_id=appointment.patient_id,
+        entity="appointment",
+        entity_id=appointment.id,
+        planned=result.planned,
     )
     return appointment, result
 
@@ -267,11 +293,14 @@ def mark_appointment(
     actor: str,
     now: datetime,
 ) -> tuple[Appointment, ReplanResult]:
-    """Completed keeps the follow-ups; no-show cancels everything still pending."""
+    """Completed keeps the follow-ups; no-show cancels everything still pending. Either only
+    once the appointment has started, and only from an open state (see transitions)."""
+    change = _MARKS.get(status)
+    if change is None:
+        raise InputError(f"an appointment cannot be marked {status.value}")
     appointment = _locked_appointment(session, appointment_id)
-    if appointment.status == AppointmentStatus.CANCELLED:
-        raise InputError(f"appointment {appointment_id} is cancelled")
-    appointment.status, appointment.updated_at = status, now
+    appointment.status = check_transition(appointment, change, now, clinic_zone(settings))
+    appointment.updated_at = now
     result = replan(session, appointment, settings, now, f"appointment {status.value}")
     audit.record(
         session,
