@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -13,6 +15,18 @@ from sqlalchemy import Engine
 from worker.lib.crypto import Cipher
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+# Alembic logs "Context impl ..." and "Will assume ... DDL" at INFO each time it looks at a
+# database: right for `db upgrade`, two lines of noise for every /healthz and doctor check.
+_ALEMBIC_CHECK_LOGS = ("alembic.runtime.migration",)
+_checking = threading.local()  # per thread: a check never hides a migration running beside it
+
+
+class _QuietWhileChecking(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_checking, "on", False)
+
+
+_QUIET = _QuietWhileChecking()
 
 
 def alembic_config(url: str) -> Config:
@@ -36,5 +50,14 @@ def head_revision() -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    """The schema's revision, read without Alembic's INFO lines (a health check runs often)."""
+    for name in _ALEMBIC_CHECK_LOGS:
+        logger = logging.getLogger(name)
+        if _QUIET not in logger.filters:
+            logger.addFilter(_QUIET)
+    _checking.on = True
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        _checking.on = False

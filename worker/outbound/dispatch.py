@@ -8,18 +8,23 @@ therefore never sends twice.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, sessionmaker
 
 from worker.db.engine import transaction
 from worker.db.models import InboundMessage, Message
-from worker.enums import MessageStatus
+from worker.enums import MessageKind, MessageStatus
+
+log = logging.getLogger(__name__)
+# The `reason` of a reminder skipped because a later one of the same appointment was due too.
+SUPERSEDED = "superseded"
 
 
 def sending_lease(twilio_timeout: float) -> timedelta:
@@ -41,10 +46,57 @@ def claim_due(sessions: sessionmaker[Session], now: datetime, limit: int, lease:
     writer at a time, so the conditional UPDATE alone is atomic there.
     """
     with transaction(sessions) as session:
+        superseded = supersede_overdue_reminders(session, now)
         ids = _claim(session, MessageStatus.PLANNED, Message.due_at, now, limit, lease)
         if len(ids) < limit:
             ids += _claim(session, MessageStatus.QUEUED, Message.lease_until, now, limit - len(ids), lease)
+    if superseded:
+        log.info(
+            "overdue reminders skipped: a later one of the same appointment goes", extra={"count": superseded}
+        )
     return ids
+
+
+def _claimable(message: Any, now: datetime) -> ColumnElement[bool]:
+    """What `_claim` would take now: a due planned row, or a queued one whose lease ran out."""
+    return or_(
+        and_(message.status == MessageStatus.PLANNED, message.due_at <= now),
+        and_(message.status == MessageStatus.QUEUED, message.lease_until <= now),
+    )
+
+
+def supersede_overdue_reminders(session: Session, now: datetime) -> int:
+    """Skip every claimable reminder of an appointment that has a later claimable one.
+
+    Two reminders of one visit are due at once only after an outage (beat or Redis down, a
+    backlog): sending both would text the patient the same words twice in a second. The
+    latest is the one that goes; it is also the least late, so the staleness check at send
+    time judges the best candidate. Rows locked by another dispatcher are left to it.
+    """
+    later = aliased(Message)
+    has_later = exists().where(
+        later.appointment_id == Message.appointment_id,
+        later.kind == MessageKind.REMINDER,
+        later.id != Message.id,
+        _claimable(later, now),
+        # Strictly later: planning never puts two reminders of a visit on the same instant
+        # (quiet hours move one off the other's), so a tie is not an outage's pile-up.
+        later.due_at > Message.due_at,
+    )
+    overdue = and_(
+        Message.kind == MessageKind.REMINDER,
+        Message.appointment_id.is_not(None),
+        _claimable(Message, now),
+        has_later,
+    )
+    candidates = select(Message.id).where(overdue).with_for_update(skip_locked=True).scalar_subquery()
+    statement = (
+        update(Message)
+        .where(Message.id.in_(candidates), overdue)
+        .values(status=MessageStatus.SKIPPED, reason=SUPERSEDED, lease_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
 
 
 def _claim(

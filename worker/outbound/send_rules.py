@@ -41,7 +41,7 @@ def skip_reason(
     """Why this message must not go out now, or None."""
     reason = None
     if message.kind not in IGNORES_CONSENT:
-        reason = _patient_reason(patient)
+        reason = patient_reason(patient)
     if reason is None and appointment is not None:
         reason = _appointment_reason(message.kind, appointment, now)
     if reason is None and message.kind not in URGENT:
@@ -52,7 +52,8 @@ def skip_reason(
     return reason
 
 
-def _patient_reason(patient: Patient | None) -> str | None:
+def patient_reason(patient: Patient | None) -> str | None:
+    """Why no text but an answer to a keyword or a safety text may go to this patient, or None."""
     if patient is None:
         return "no patient"
     if patient.opted_out:
