@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -11,7 +12,7 @@ from rich.progress import Progress
 
 from worker.cli.context import ctx_of
 from worker.cli.output import emit, emit_json, say
-from worker.cli.replies import parse_since
+from worker.cli.replies import local_times, parse_since
 from worker.db import audit
 from worker.db.models import AuditEntry
 
@@ -46,8 +47,8 @@ def entry_dict(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-def _table_row(row: dict[str, Any]) -> dict[str, Any]:
-    return row | {"patients": ",".join(str(p) for p in row["patient_ids"])}
+def _table_row(row: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    return local_times(row, zone) | {"patients": ",".join(str(p) for p in row["patient_ids"])}
 
 
 @app.command("list")
@@ -69,7 +70,8 @@ def list_(
     if as_json:
         emit_json(rows)
         return
-    emit([_table_row(r) for r in rows], as_json=False, title="Audit trail", columns=COLUMNS)
+    zone = ZoneInfo(cli.settings.timezone)
+    emit([_table_row(r, zone) for r in rows], as_json=False, title="Audit trail", columns=COLUMNS)
 
 
 @app.command("verify")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
+from typer._click.exceptions import MissingParameter  # typer's own copy of click
 
 from worker.cli.classify import classify
 from worker.cli.context import ctx_of
@@ -17,6 +19,7 @@ from worker.inbound.attention import needing_attention, resolve
 from worker.inbound.queries import list_replies
 from worker.lib.durations import parse_duration
 from worker.lib.errors import InputError
+from worker.lib.localtime import show
 
 app = typer.Typer(help="Texts patients sent.", no_args_is_help=True)
 COLUMNS = ("id", "patient_id", "received_at", "kind", "appointment_id", "body")
@@ -42,6 +45,12 @@ def reply_dict(row: InboundMessage) -> dict[str, Any]:
     }
 
 
+def local_times(row: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    """The row for people: every time on the clinic's wall clock, with its zone (`--json`
+    keeps UTC ISO 8601)."""
+    return row | {key: show(value, zone) for key, value in row.items() if isinstance(value, datetime)}
+
+
 def parse_since(text: str) -> datetime:
     """`24h` (that long ago) or an ISO 8601 time."""
     try:
@@ -52,6 +61,17 @@ def parse_since(text: str) -> datetime:
         return parse_start(text, "UTC")
     except InputError:
         raise InputError(f"--since {text!r}: give a duration like 24h or an ISO 8601 time") from None
+
+
+def acting_person(ctx: typer.Context, by: str | None) -> str:
+    """A command's own `--by`, else the one given before the command; neither is a usage error
+    (`alerts ack: missing option --by`): an acknowledgement must name a person."""
+    if by is not None:
+        return by
+    chosen = ctx_of(ctx).by
+    if chosen is None:
+        raise MissingParameter(ctx=ctx, param_hint="--by", param_type="option")
+    return chosen
 
 
 @app.command("list")
@@ -89,8 +109,17 @@ def list_(
         unmatched=unmatched,
         needs_attention=needs_attention,
     )
+    if as_json:
+        emit_json(rows)
+        return
     title = "Replies that need a person" if needs_attention else "Replies"
-    emit(rows, as_json=as_json, title=title, columns=ATTENTION_COLUMNS if needs_attention else COLUMNS)
+    zone = ZoneInfo(cli.settings.timezone)
+    emit(
+        [local_times(row, zone) for row in rows],
+        as_json=False,
+        title=title,
+        columns=ATTENTION_COLUMNS if needs_attention else COLUMNS,
+    )
 
 
 @app.command("resolve")
@@ -99,14 +128,20 @@ def resolve_(
     reply_id: Annotated[
         int, typer.Argument(metavar="ID", help="The reply's id (replies list --needs-attention).")
     ],
-    by: Annotated[str, typer.Option("--by", help="Who handled it (kept in the audit log).")],
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by", help="Who handled it, kept in the audit log (default: the --by given before the command)."
+        ),
+    ] = None,
     note: Annotated[str | None, typer.Option(help="What was done, for the record.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Take a reply off the needs-attention list, saying who handled it."""
     cli = ctx_of(ctx)
+    who = acting_person(ctx, by)
     with transaction(cli.sessions) as session:
-        row = resolve(session, reply_id, by, note, utcnow())
+        row = resolve(session, reply_id, who, note, utcnow())
         result = reply_dict(row)
     if as_json:
         emit_json(result)

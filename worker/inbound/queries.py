@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.db.models import InboundMessage
+from worker.db.models import InboundMessage, Patient
 from worker.inbound.replies import UNMATCHED_KINDS
 
 
@@ -27,3 +28,13 @@ def list_replies(
     if unmatched_only:
         query = query.where(InboundMessage.kind.in_(UNMATCHED_KINDS))
     return list(session.scalars(query))
+
+
+def patient_names(session: Session, patient_ids: Iterable[int | None]) -> dict[int, str]:
+    """{patient id: name} for these patients, names decrypted by the ORM (for staff lists;
+    the caller audits the read)."""
+    wanted = {pid for pid in patient_ids if pid is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(Patient.id, Patient.name).where(Patient.id.in_(wanted)))
+    return {pid: name for pid, name in rows}
