@@ -143,5 +143,5 @@ def test_worker_beat_and_web_refuse_to_start_without_the_clinic_phone(tmp_path: 
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: CLINIC_CLINIC_PHONE: needed in every crisis-resources text (for example CLINIC_CLINIC_PHONE='(555) 010-0100')"
+        "error: CLINIC_CLINIC_PHONE: needed in every crisis-resources text (for example CLINIC_CLINIC_PHONE='(202) 555-0100')"
     ]

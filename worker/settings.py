@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from worker.lib.crypto import DEV_INDEX_KEY_FILE, check_key, dev_key
 from worker.lib.durations import parse_duration
 from worker.lib.errors import ConfigError, InputError
-from worker.lib.phones import is_dialable, to_e164
+from worker.lib.phones import to_e164
 from worker.lib.quiet_window import QuietHours, parse_quiet_hours
 
 
@@ -56,6 +56,37 @@ def config_file(settings: Settings, name: str) -> Path:
 
 def _default_database_url() -> str:
     return f"sqlite:///{Path.cwd() / 'clinic-worker.sqlite3'}"
+
+
+# psycopg 3 is the only PostgreSQL driver installed: plain postgresql:// would pick psycopg2.
+_DATABASE_SCHEMES = {
+    "sqlite": None,
+    "sqlite+pysqlite": None,
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",  # what most hosts hand out
+    "postgresql+psycopg": None,
+}
+
+
+def normalise_database_url(url: str) -> str:
+    """The URL with the driver we ship, or ValueError naming the supported schemes (only
+    the scheme is ever echoed: the rest may hold a password)."""
+    scheme, separator, rest = url.strip().partition("://")
+    supported = "sqlite:///PATH, postgresql://, postgres:// or postgresql+psycopg://"
+    if not separator:
+        raise ValueError(f"must be a URL: {supported}")
+    if scheme.lower() not in _DATABASE_SCHEMES:
+        raise ValueError(f"unsupported scheme {scheme + '://'!r}: use {supported} (psycopg 3 is the driver)")
+    driver = _DATABASE_SCHEMES[scheme.lower()]
+    return f"{driver}://{rest}" if driver else url.strip()
+
+
+def _phone_setting(value: str) -> str:
+    """Every phone setting passes the same check: a valid number, as E.164."""
+    try:
+        return to_e164(value)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class Settings(BaseSettings):
@@ -157,12 +188,17 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_scheme(cls, value: str) -> str:
-        if not value.startswith(("sqlite", "postgresql")):
-            raise ValueError("must start with sqlite:// or postgresql://")
-        if value.startswith("postgresql://") or value.startswith("postgres://"):
-            # psycopg 3 is the driver we ship; plain postgresql:// would pick psycopg2.
-            return "postgresql+psycopg://" + value.split("://", 1)[1]
-        return value
+        return normalise_database_url(value)
+
+    @field_validator("config_dir", mode="before")
+    @classmethod
+    def _config_dir(cls, value: Any) -> Any:
+        # Empty means unset (the shipped copy). A relative folder (CLINIC_CONFIG_DIR=config in
+        # a checkout) is made absolute once, from the folder the command started in, so every
+        # message names the folder actually read.
+        if value is None or not str(value).strip():
+            return None
+        return Path(str(value).strip()).absolute()
 
     @field_validator("encryption_keys", "blind_index_keys")
     @classmethod
@@ -195,15 +231,10 @@ class Settings(BaseSettings):
         parse_plan(value)
         return value
 
-    @field_validator("front_desk_number", "oncall_number")
+    @field_validator("front_desk_number", "oncall_number", "twilio_from_number")
     @classmethod
     def _e164(cls, value: str) -> str:
-        if not value:
-            return value
-        try:
-            return to_e164(value)
-        except InputError as exc:
-            raise ValueError(str(exc)) from None
+        return _phone_setting(value) if value.strip() else ""
 
     @field_validator("oncall_backup_numbers", mode="before")
     @classmethod
@@ -212,8 +243,8 @@ class Settings(BaseSettings):
         numbers = []
         for number, part in enumerate(parts, 1):
             try:
-                numbers.append(to_e164(str(part)))
-            except InputError as exc:
+                numbers.append(_phone_setting(str(part)))
+            except ValueError as exc:
                 raise ValueError(f"number {number}: {exc}") from None
         if len(set(numbers)) < len(numbers):
             raise ValueError("a number is listed twice")
@@ -222,10 +253,13 @@ class Settings(BaseSettings):
     @field_validator("clinic_phone")
     @classmethod
     def _clinic_phone(cls, value: str) -> str:
-        # Kept as written (it is read by patients); checked so a crisis text never says
-        # "call us at ." or gives a number nobody can dial.
-        if value.strip() and not is_dialable(value):
-            raise ValueError(f"{value.strip()!r} is not a phone number a patient can call")
+        # Kept as written (it is read by patients), but checked like every other phone
+        # setting, so a crisis text never gives a number nobody can dial.
+        if value.strip():
+            try:
+                _phone_setting(value)
+            except ValueError:
+                raise ValueError(f"{value.strip()!r} is not a phone number a patient can call") from None
         return value.strip()
 
     @field_validator("redis_url")
@@ -268,12 +302,13 @@ class Settings(BaseSettings):
 
 
 def require_clinic_phone(settings: Settings) -> None:
-    """The processes that can send a crisis text refuse to start without the clinic's phone."""
+    """The processes that send texts (worker, beat, web) refuse to start without the clinic's
+    phone: the crisis and HELP texts would say "call us at ."."""
     if not settings.clinic_phone:
         raise ConfigError(
             [
                 "CLINIC_CLINIC_PHONE: needed in every crisis-resources text "
-                "(for example CLINIC_CLINIC_PHONE='(555) 010-0100')"
+                "(for example CLINIC_CLINIC_PHONE='(202) 555-0100')"
             ]
         )
 
@@ -281,6 +316,11 @@ def require_clinic_phone(settings: Settings) -> None:
 def urgent_queue(settings: Settings) -> str:
     """Safety texts and reply processing: never behind a morning's backlog of reminders."""
     return f"{settings.queue_name}.urgent"
+
+
+def beat_heartbeat_key(settings: Settings) -> str:
+    """The Redis key each dispatcher run stamps, and `doctor` reads to tell that beat runs."""
+    return f"{settings.queue_name}:beat:last"
 
 
 def check_timezone(name: str) -> zoneinfo.ZoneInfo:

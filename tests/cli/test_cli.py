@@ -74,6 +74,7 @@ def test_bad_input_is_one_line_and_a_nonzero_exit(cli: Cli, args: tuple[str, ...
 
 
 def test_missing_schema_says_to_run_db_upgrade(tmp_path: Path) -> None:
+    (tmp_path / "empty.sqlite3").touch()  # a database file without tables (no file: "no database at")
     env = {"PATH": "/usr/bin:/bin", "CLINIC_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}
     result = subprocess.run(
         [sys.executable, "-m", "worker", "patients", "list"],

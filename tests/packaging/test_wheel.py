@@ -165,10 +165,14 @@ def test_demo_sends_its_reminders(installed: Installed) -> None:
     out = _run(
         [installed.bin / "clinic-worker", "demo"], cwd=installed.outside, env=installed.env, timeout=180
     )
+    # Each text is printed after its local send time: `2026-12-03 10:02 EST  [sms ...] ...`.
     texts = re.findall(
-        r"^\[sms CONSOLE\w+ to \+1\*+0143\] Riverside Clinic: reminder of your appointment", out, re.M
+        r"^\S+ \S+ \S+  \[sms CONSOLE\w+ to \+1\*+0143\] Riverside Clinic: reminder of your appointment",
+        out,
+        re.M,
     )
-    finished = re.search(r"^demo: finished, (\d+) of (\d+) reminders sent$", out, re.MULTILINE)
+    finished = re.search(r"^demo: (\d+) of (\d+) reminders sent$", out, re.MULTILINE)
+    assert re.search(r"^demo: finished\.", out, re.MULTILINE), out[-3000:]
     assert finished, out[-3000:]
     sent, planned = int(finished[1]), int(finished[2])
     assert sent == planned >= 1, out[-3000:]

@@ -10,7 +10,7 @@ import typer
 
 from worker.db import audit
 from worker.db.audit import default_actor
-from worker.db.engine import Sessions, engine_for, session_factory, transaction
+from worker.db.engine import Sessions, engine_for, require_database, session_factory, transaction
 from worker.settings import Settings, load_settings
 
 
@@ -30,6 +30,9 @@ class CliContext:
     @property
     def sessions(self) -> Sessions:
         if self._sessions is None:
+            # Checked before the engine (and the development key files) is made: in a folder
+            # with no database this says which one it would use instead of creating it.
+            require_database(self.settings.database_url)
             self._sessions = session_factory(engine_for(self.settings))
         return self._sessions
 

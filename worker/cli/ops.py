@@ -10,24 +10,13 @@ import typer
 from worker.cli.context import ctx_of
 from worker.cli.db_roles import db_roles
 from worker.cli.output import emit_json, say, say_status
-from worker.db.engine import cipher_for, make_engine
+from worker.db.engine import cipher_for, require_database
 from worker.db.migrate import upgrade
 from worker.db.roles import restrict_audit_grants, with_driver
-from worker.health import (
-    Check,
-    check_config,
-    check_database,
-    check_files,
-    check_queue,
-    check_redis,
-    check_safety,
-)
+from worker.health import doctor_checks
 from worker.jobs.celery_app import app, attach_settings
-from worker.lib.errors import SmsError
 from worker.lib.logs import configure_logging
-from worker.runtime import make_redis
 from worker.settings import Settings, require_clinic_phone, urgent_queue
-from worker.sms import make_sender
 from worker.web import create_app
 from worker.web.app import require_webhook_settings
 
@@ -58,6 +47,13 @@ def db_upgrade(
 db_app.command("roles")(db_roles)
 
 
+def _ready_to_send(settings: Settings) -> None:
+    """What every process that sends needs before it starts: the clinic's phone (crisis and
+    HELP texts give it) and an existing database (never an empty one made by accident)."""
+    require_clinic_phone(settings)
+    require_database(settings.database_url)
+
+
 def _celery(settings: Settings) -> object:
     attach_settings(app, settings)
     configure_logging(settings.log_level, settings.log_format)
@@ -70,7 +66,7 @@ def run_worker(ctx: typer.Context) -> None:
     `--urgent-only`: take only the urgent queue (safety texts, replies, beat's jobs), for a
     worker that a burst of reminders can never keep busy."""
     settings = ctx_of(ctx).settings
-    require_clinic_phone(settings)  # it sends crisis texts, which give the clinic's number
+    _ready_to_send(settings)  # it sends crisis texts, which give the clinic's number
     app = _celery(settings)
     args = [a for a in ctx.args if a != URGENT_ONLY]
     if URGENT_ONLY in ctx.args:
@@ -88,7 +84,7 @@ URGENT_ONLY = "--urgent-only"
 def run_beat(ctx: typer.Context) -> None:
     """Run Celery beat, which starts the dispatcher every CLINIC_DISPATCH_INTERVAL seconds."""
     settings = ctx_of(ctx).settings
-    require_clinic_phone(settings)
+    _ready_to_send(settings)
     if settings.redis_url.startswith("memory://"):
         raise typer.BadParameter("beat needs Redis; CLINIC_REDIS_URL is memory://")
     app = _celery(settings)
@@ -107,7 +103,7 @@ def run_web(
     import uvicorn
 
     settings = ctx_of(ctx).settings
-    require_clinic_phone(settings)
+    _ready_to_send(settings)
     configure_logging(settings.log_level, settings.log_format)
     if workers == 1:
         web_app = create_app(settings)  # settings problems stop here, as one line each
@@ -128,43 +124,15 @@ def run_web(
 
 
 def doctor(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Check the settings, database, migrations, Redis, the queue and the SMS credentials."""
-    settings = ctx_of(ctx).settings
-    engine = make_engine(settings.database_url)
-    checks = {
-        "settings": Check(True, _settings_summary(settings)),
-        "database": check_database(engine, settings),
-    }
-    if checks["database"].ok:
-        checks["queue"] = check_queue(engine, settings)
-    checks["redis"] = check_redis(
-        None if settings.redis_url.startswith("memory://") else make_redis(settings)
-    )
-    checks["sms"] = _check_sms(settings)
-    checks["config"] = check_config(settings)
-    checks["safety"] = check_safety(settings)
-    checks["files"] = check_files(settings, Path.cwd())
-    engine.dispose()
+    """Check the settings, database, migrations, Redis, beat, the queue, the templates and the
+    SMS credentials; name every placeholder left from config/example.env."""
+    checks = doctor_checks(ctx_of(ctx).settings, Path.cwd())
     if as_json:
-        emit_json({name: check.as_dict() for name, check in checks.items()})
+        emit_json({name: check.as_report() for name, check in checks.items()})
     else:
         for name, check in checks.items():
             say_status(check.ok, f"{name:<9} {check.detail}")
+            for warning in check.warnings:
+                say(f"WARN  {name:<9} {warning}")
     if not all(check.ok for check in checks.values()):
         raise typer.Exit(1)
-
-
-def _settings_summary(settings: Settings) -> str:
-    # Never the token: only whether one is set.
-    token = "set" if settings.twilio_auth_token.get_secret_value() else "not set"
-    return (
-        f"sms={settings.sms_backend}, timezone={settings.timezone}, "
-        f"send_rate={settings.send_rate}/s, twilio token {token}"
-    )
-
-
-def _check_sms(settings: Settings) -> Check:
-    try:
-        return Check(True, make_sender(settings).check())
-    except SmsError as exc:
-        return Check(False, f"{exc}" + (f" (code {exc.code})" if exc.code else ""))

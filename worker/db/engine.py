@@ -14,10 +14,12 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.db.cipher import attach_cipher
+from worker.db.errors import NoDatabase
 from worker.lib.crypto import Cipher
+from worker.lib.errors import InputError
 from worker.lib.files import create_private
 from worker.retries import DB_RETRY_FIRST_PAUSE_SECONDS, DB_RETRY_MAX_PAUSE_SECONDS
-from worker.settings import Settings
+from worker.settings import Settings, normalise_database_url
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,7 +65,33 @@ def make_engine(url: str, *, cipher: Cipher | None = None, **kwargs: Any) -> Eng
     return engine
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (absolute), or None for PostgreSQL, :memory: and file: URIs."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database).absolute()
+
+
+def require_database(url: str) -> None:
+    """Only `db upgrade` creates a database: a command started in the wrong folder (no .env,
+    no CLINIC_DATABASE_URL) must not make a second, empty one there and carry on."""
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        raise NoDatabase(
+            f"no database at {path}; run `clinic-worker db upgrade` to create it, or set CLINIC_DATABASE_URL"
+        )
+
+
 def _create(url: str, **kwargs: Any) -> Engine:
+    # URLs from --url and --admin-url are not read through Settings: the same one-line refusal.
+    try:
+        url = normalise_database_url(url)
+    except ValueError as exc:
+        raise InputError(f"database URL: {exc}") from None
     # A failed statement's parameters (numbers, texts) must not reach a log via the error.
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):

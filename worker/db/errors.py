@@ -7,6 +7,10 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError, 
 from worker.lib.errors import ClinicWorkerError
 
 
+class NoDatabase(ClinicWorkerError):
+    """The SQLite file named by the settings does not exist (only `db upgrade` creates one)."""
+
+
 def our_error(exc: BaseException) -> ClinicWorkerError | None:
     """Our own error that SQLAlchemy wrapped (raised by a column type, e.g. MissingCipher)."""
     if isinstance(exc, StatementError) and isinstance(exc.orig, ClinicWorkerError):
@@ -24,3 +28,17 @@ def describe(exc: BaseException) -> str | None:
             return "database: the schema is missing; run `clinic-worker db upgrade`"
         return f"database: {text}"
     return f"database: {type(exc).__name__}"
+
+
+def connection_reason(exc: BaseException) -> str:
+    """The driver's own reason, in one line: `Connection refused`, `password authentication
+    failed for user "clinic_app"`, `unable to open database file`."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    line = lines[0].strip() if lines else type(original).__name__
+    # psycopg: 'connection failed: connection to server at "h", port 5432 failed: FATAL:  ...';
+    # the doctor line names the URL already, so only the reason is kept.
+    line = line.removeprefix("connection failed: ")
+    if line.startswith("connection to server") and " failed: " in line:
+        line = line.split(" failed: ", 1)[1]
+    return line.replace("FATAL:  ", "").strip() or type(original).__name__

@@ -19,9 +19,11 @@ from worker.enums import URGENT
 from worker.inbound.reconcile import reconcile as reconcile_with_provider
 from worker.inbound.replies import process_inbound as process_one_inbound
 from worker.inbound.store import unprocessed
+from worker.jobs.beat import record_heartbeat
 from worker.jobs.celery_app import app, settings_of
 from worker.jobs.queueing import enqueue_sends
 from worker.lib.errors import SmsError
+from worker.lib.logs import Summary
 from worker.outbound.dispatch import batch_size, batches, claim_due, expire_stuck_sending
 from worker.outbound.sending import deliver_batch
 from worker.questionnaires.runs import nudge_or_expire
@@ -31,6 +33,8 @@ from worker.safety.notices import repeat_and_escalate
 from worker.settings import urgent_queue
 
 log = logging.getLogger(__name__)
+# A dispatch run every few seconds is routine: one INFO line a minute says what they did.
+DISPATCH_SUMMARY = Summary(log, "dispatcher summary")
 
 WORKER_DB_CONNECTIONS = 8
 _runtime: Runtime | None = None
@@ -57,8 +61,10 @@ def claim_limit(send_rate: float, interval: float, batch: int) -> int:
 def dispatch() -> int:
     rt = runtime()
     settings = rt.settings
+    record_heartbeat(rt.redis, settings)  # before the claim: `doctor` tells beat ran at all
     limit = claim_limit(settings.send_rate, settings.dispatch_interval, settings.dispatch_batch)
     ids = claim_due(rt.sessions, utcnow(), limit, settings.claim_lease)
+    DISPATCH_SUMMARY.add(dispatched=len(ids))
     if not ids:
         return 0
     with rt.sessions() as session:
@@ -69,7 +75,7 @@ def dispatch() -> int:
     size = batch_size(settings.send_rate, settings.send_concurrency)
     for chunk in batches([i for i in ids if i not in urgent], size):
         send_batch.apply_async(args=[chunk], queue=settings.queue_name)
-    log.info("dispatched", extra={"count": len(ids)})
+    log.debug("dispatched", extra={"count": len(ids)})
     return len(ids)
 
 
