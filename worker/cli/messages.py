@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 import typer
 
 from worker.cli.context import ctx_of
-from worker.cli.output import emit, emit_json, say
+from worker.cli.output import OffsetOpt, emit, emit_json, page_limit, say, say_page
 from worker.db.engine import transaction
 from worker.db.models import Message, utcnow
-from worker.enums import MessageStatus
+from worker.enums import MessageKind, MessageStatus
 from worker.jobs.queueing import enqueue_sends
+from worker.lib import localtime
 from worker.messages.queries import list_messages, patient_zone
 from worker.outbound.manual import queue_manual_reminder
 
@@ -21,13 +22,14 @@ app = typer.Typer(help="See planned and sent messages.", no_args_is_help=True)
 send_app = typer.Typer(help="Send a message now, through the queue.", no_args_is_help=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-UPCOMING_COLUMNS = ("id", "patient_id", "appointment_id", "kind", "local_due", "due_at", "status", "notes")
+# For people, times are the patient's wall clock (`local_due`, labelled with its zone),
+# never bare UTC; --json keeps due_at in UTC.
+UPCOMING_COLUMNS = ("id", "patient_id", "appointment_id", "kind", "local_due", "status", "notes")
 COLUMNS = (
     "id",
     "appointment_id",
     "patient_id",
     "kind",
-    "due_at",
     "local_due",
     "status",
     "attempts",
@@ -37,12 +39,15 @@ COLUMNS = (
 )
 
 
-def message_dict(message: Message, zone: str | None = None) -> dict[str, Any]:
+def message_dict(
+    message: Message, zone: str | None = None, questionnaire: str | None = None
+) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": message.id,
         "appointment_id": message.appointment_id,
         "patient_id": message.patient_id,
         "kind": message.kind,
+        "questionnaire": questionnaire,
         "due_at": message.due_at,
         "status": message.status,
         "attempts": message.attempts,
@@ -61,8 +66,9 @@ def message_dict(message: Message, zone: str | None = None) -> dict[str, Any]:
 
 
 def _local(at: datetime, zone: str) -> str:
-    local = at.astimezone(ZoneInfo(zone))
-    return f"{local:%a %Y-%m-%d %H:%M} {local.tzname()}"
+    """`Thu 2026-12-03 10:00 EST`: the weekday helps read a send time at a glance."""
+    where = ZoneInfo(zone)
+    return f"{at.astimezone(where):%a} {localtime.show(at, where)}"
 
 
 def _notes(message: Message, zone: str) -> str:
@@ -84,24 +90,29 @@ def list_(
     upcoming: Annotated[
         bool, typer.Option("--upcoming", help="Only messages still to go out, with their local send time.")
     ] = False,
-    limit: Annotated[int | None, typer.Option(help="At most this many (default 50 with --upcoming).")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="At most this many (default 50; with --json, all unless --upcoming)."),
+    ] = None,
+    offset: OffsetOpt = 0,
     as_json: JsonFlag = False,
 ) -> None:
     """List messages by due time, with where quiet hours moved them and why."""
     cli = ctx_of(ctx)
-    if upcoming:
-        limit = limit or 50
+    # --upcoming always stopped at 50, --json or not; scripts rely on that.
+    limit = (limit or 50) if upcoming else page_limit(limit, as_json)
     clinic_zone = cli.settings.timezone
     with cli.sessions() as session:
-        found = list_messages(
+        found, total = list_messages(
             session,
             status=status,
             appointment_id=appointment,
             patient_id=patient,
             upcoming_at=utcnow() if upcoming else None,
             limit=limit,
+            offset=offset,
         )
-        rows = [message_dict(m, zone or clinic_zone) for m, zone in found]
+        rows = [message_dict(r.message, r.zone or clinic_zone, r.questionnaire) for r in found]
     cli.audit_read(
         "messages.list",
         patient_ids=[r["patient_id"] for r in rows],
@@ -111,9 +122,28 @@ def list_(
         patient=patient,
         upcoming=upcoming,
         limit=limit,
+        offset=offset or None,
     )
-    title = "Upcoming messages (local time is the patient's)" if upcoming else "Messages"
-    emit(rows, as_json=as_json, title=title, columns=UPCOMING_COLUMNS if upcoming else COLUMNS)
+    if as_json:
+        emit_json(rows)
+        return
+    title = (
+        "Upcoming messages (local time is the patient's)"
+        if upcoming
+        else "Messages (local time is the patient's)"
+    )
+    table = [r | {"kind": _kind(r)} for r in rows]
+    emit(table, as_json=False, title=title, columns=UPCOMING_COLUMNS if upcoming else COLUMNS)
+    say_page(offset, len(rows), total)
+
+
+def _kind(row: dict[str, Any]) -> str:
+    """A check-in is shown as the questionnaire it starts (phq9, gad7, checkin); its
+    questions and nudge as `phq9 question`, `phq9 nudge`."""
+    questionnaire, kind = row["questionnaire"], str(row["kind"])
+    if questionnaire is None:
+        return kind
+    return questionnaire if kind == MessageKind.CHECKIN else f"{questionnaire} {kind}"
 
 
 @send_app.command("reminder")

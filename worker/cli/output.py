@@ -14,11 +14,15 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
+import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from worker.lib import localtime
 
 _BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
@@ -56,13 +60,16 @@ def emit_json(data: Any, *, indent: int | None = 2) -> None:
     sys.stdout.write(text.translate(_JSON_SAFE) + "\n")
 
 
-def emit_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+def emit_table(
+    title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str], *, zone: ZoneInfo | None = None
+) -> None:
+    """A table; with `zone`, a time cell is that zone's wall clock with its abbreviation."""
     table = Table(title=title)
     for column in columns:
         table.add_column(column)
     for row in rows:
         # Text, not str: Rich reads a str cell as markup.
-        table.add_row(*(Text(safe_text(_cell(row.get(column)))) for column in columns))
+        table.add_row(*(Text(safe_text(_cell(row.get(column), zone))) for column in columns))
     console = _console()
     if not rows:
         console.print(f"{title}: none", markup=False)
@@ -70,19 +77,42 @@ def emit_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str
     console.print(table)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, zone: ZoneInfo | None = None) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
+        if zone is not None:
+            return localtime.show(value, zone)
         return value.strftime("%Y-%m-%d %H:%M:%S")
     return str(value)
 
 
-def emit(rows: Sequence[dict[str, Any]], *, as_json: bool, title: str, columns: Sequence[str]) -> None:
+def emit(
+    rows: Sequence[dict[str, Any]],
+    *,
+    as_json: bool,
+    title: str,
+    columns: Sequence[str],
+    zone: ZoneInfo | None = None,
+) -> None:
     if as_json:
         emit_json(list(rows))
     else:
-        emit_table(title, rows, columns)
+        emit_table(title, rows, columns, zone=zone)
+
+
+def say_page(offset: int, shown: int, total: int) -> None:
+    """The footer of a paged table: `showing 1-50 of 1,016; --offset 50 for more`. Said only
+    when some rows were left out, never in --json (a script gets a plain list)."""
+    if offset == 0 and shown >= total:
+        return
+    if shown == 0:
+        say(f"showing none of {total:,} (--offset {offset:,} is past the end)")
+        return
+    line = f"showing {offset + 1:,}-{offset + shown:,} of {total:,}"
+    if offset + shown < total:
+        line += f"; --offset {offset + shown} for more"
+    say(line)
 
 
 def _console() -> Console:
@@ -106,3 +136,19 @@ def say_status(ok: bool, text: str) -> None:
 def say_error(text: str, *, prefix: str = "error: ") -> None:
     """One line on standard error (`error: ...` by default), shown as safely as `say`."""
     sys.stderr.write(f"{prefix}{safe_text(text)}\n")
+
+
+DEFAULT_LIMIT = 50
+LimitOpt = Annotated[
+    int | None,
+    typer.Option(min=1, help=f"At most this many rows (default {DEFAULT_LIMIT}; with --json, all)."),
+]
+OffsetOpt = Annotated[int, typer.Option(min=0, help="Skip this many rows first (paging).")]
+
+
+def page_limit(limit: int | None, as_json: bool) -> int | None:
+    """A table for people stops at DEFAULT_LIMIT rows and says how to see more; --json keeps
+    its plain list of every row (a script cannot read the footer), unless --limit is given."""
+    if limit is not None:
+        return limit
+    return None if as_json else DEFAULT_LIMIT

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 
 from worker.cli.context import CliContext, ctx_of
-from worker.cli.output import emit, emit_json, say, say_error
+from worker.cli.output import LimitOpt, OffsetOpt, emit, emit_json, page_limit, say, say_error, say_page
 from worker.db.engine import transaction
 from worker.db.models import utcnow
 from worker.jobs.queueing import enqueue_sends
 from worker.language.rules import RuleFileError
+from worker.lib import localtime
 from worker.lib.errors import InputError, NotFound
 from worker.lib.files import write_private
 from worker.outbound.manual import queue_checkin
 from worker.questionnaires import results as results_mod
-from worker.questionnaires.definitions import Catalogue, item_text, load_catalogue
+from worker.questionnaires.definitions import Catalogue, Item, item_text, load_catalogue, pick
 from worker.questionnaires.texts import MAX_SEGMENTS, text_costs
 from worker.runtime import CRISIS_RULES, load_crisis_screener
 from worker.settings import config_file
@@ -140,14 +143,23 @@ def send_checkin(
 def results_list(
     ctx: typer.Context,
     patient: Annotated[int | None, typer.Option(help="Only this patient.")] = None,
+    limit: LimitOpt = None,
+    offset: OffsetOpt = 0,
     as_json: JsonFlag = False,
 ) -> None:
     """Questionnaire runs with status, score, severity and answers; change from the first score."""
     cli = ctx_of(ctx)
+    limit = page_limit(limit, as_json)
     with cli.sessions() as session:
-        rows = results_mod.result_rows(session, catalogue_of(cli), patient)
+        # Every run is read: the change is measured from each patient's first score.
+        every = results_mod.result_rows(session, catalogue_of(cli), patient)
+    rows = every[offset : None if limit is None else offset + limit]
     cli.audit_read(
-        "results.list", patient_ids=[r["patient_id"] for r in rows], count=len(rows), patient=patient
+        "results.list",
+        patient_ids=[r["patient_id"] for r in rows],
+        count=len(rows),
+        patient=patient,
+        offset=offset or None,
     )
     if as_json:
         emit_json(rows)
@@ -168,12 +180,14 @@ def results_list(
             "answered",
             "finished_at",
         ),
+        zone=ZoneInfo(cli.settings.timezone),
     )
+    say_page(offset, len(rows), len(every))
 
 
 @results_app.command("show")
 def results_show(ctx: typer.Context, run_id: int, as_json: JsonFlag = False) -> None:
-    """One run, item by item."""
+    """One run, item by item: each answer with its label beside the item's words."""
     cli = ctx_of(ctx)
     catalogue = catalogue_of(cli)
     with cli.sessions() as session:
@@ -185,14 +199,50 @@ def results_show(ctx: typer.Context, run_id: int, as_json: JsonFlag = False) -> 
     if as_json:
         emit_json(row)
         return
+    finished = localtime.show(row["finished_at"], ZoneInfo(cli.settings.timezone))
     say(
         f"run {row['id']}: {row['questionnaire']} for patient {row['patient_id']}, {row['status']}, "
-        f"score {row['score']}, severity {row['severity']}"
+        f"score {row['score']}, severity {row['severity']}" + (f", finished {finished}" if finished else "")
     )
     questionnaire = catalogue.get(row["questionnaire"])
-    for item in questionnaire.items:
-        if item.id in row["answers"]:
-            say(f"  {item.id:<12} {row['answers'][item.id]!s:<8} {item_text(item, 'en')}")
+    for stem in _stems([item for item in questionnaire.items if item.id in row["answers"]]):
+        say(f"  {stem}")  # said once, not on every item that shares it
+    items = [
+        {
+            "item": item.id,
+            "answer": answer_label(item, row["answers"][item.id]),
+            "question": item_text(item, "en"),
+        }
+        for item in questionnaire.items
+        if item.id in row["answers"]
+    ]
+    # A table wraps long questions at word boundaries within their column, never mid-word.
+    emit(items, as_json=False, title=f"Answers, run {row['id']}", columns=("item", "answer", "question"))
+
+
+def _stems(items: list[Item]) -> list[str]:
+    """The words items share before their own (`Over the last 2 weeks, how often have you
+    been bothered by:`), which item_text leaves out, in the order they first appear."""
+    stems: list[str] = []
+    for item in items:
+        prompt = re.sub(r"^\d+/\d+\s+", "", pick(item.prompt, "en"))
+        own = item_text(item, "en")
+        stem = prompt.split(own, 1)[0].strip() if own in prompt else ""
+        if stem and stem not in stems:
+            stems.append(stem)
+    return stems
+
+
+def answer_label(item: Item, value: Any) -> str:
+    """`2 — More than half the days`; yes or no; the number; the patient's words; `skipped`."""
+    if value is None:
+        return "skipped"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    for option in item.options:
+        if option.value == value:
+            return f"{value} — {pick(option.label, 'en')}"
+    return str(value)
 
 
 @results_app.command("export")

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from worker.db.models import Message, Patient
-from worker.enums import PENDING_MESSAGE, MessageStatus
+from worker.db.models import Message, Patient, QuestionnaireRun
+from worker.enums import PENDING_MESSAGE, MessageKind, MessageStatus
 
 # `--upcoming` still shows a message due this recently that has not gone out yet.
 UPCOMING_GRACE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """A message with what the operator reads beside it: its patient's zone (None for texts
+    to staff) and the questionnaire it belongs to (None for texts of no questionnaire)."""
+
+    message: Message
+    zone: str | None
+    questionnaire: str | None
 
 
 def list_messages(
@@ -22,12 +33,14 @@ def list_messages(
     patient_id: int | None = None,
     upcoming_at: datetime | None = None,
     limit: int | None = None,
-) -> list[tuple[Message, str | None]]:
-    """Messages by due time, each with its patient's time zone (None for staff texts).
+    offset: int = 0,
+) -> tuple[list[MessageRow], int]:
+    """One page of messages by due time, and how many match in all.
     With `upcoming_at`: only those still to go out from about then on."""
     query = (
-        select(Message, Patient.timezone)
+        select(Message, Patient.timezone, QuestionnaireRun.questionnaire)
         .outerjoin(Patient, Patient.id == Message.patient_id)
+        .outerjoin(QuestionnaireRun, QuestionnaireRun.id == Message.run_id)
         .order_by(Message.due_at, Message.id)
     )
     if status is not None:
@@ -39,9 +52,16 @@ def list_messages(
     if upcoming_at is not None:
         not_long_ago = upcoming_at - UPCOMING_GRACE
         query = query.where(Message.status.in_(PENDING_MESSAGE), Message.due_at >= not_long_ago)
-    if limit is not None:
-        query = query.limit(limit)
-    return [(message, zone) for message, zone in session.execute(query)]
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.offset(offset).limit(limit))
+    return [
+        MessageRow(m, zone, run_questionnaire or _questionnaire(m)) for m, zone, run_questionnaire in rows
+    ], total
+
+
+def _questionnaire(message: Message) -> str | None:
+    # A check-in not yet started has no run: its template is the questionnaire's id.
+    return message.template if message.kind == MessageKind.CHECKIN else None
 
 
 def messages_of_appointment(session: Session, appointment_id: int) -> list[Message]:
