@@ -145,3 +145,28 @@ def test_worker_beat_and_web_refuse_to_start_without_the_clinic_phone(tmp_path: 
     assert result.stderr.strip().splitlines() == [
         "error: CLINIC_CLINIC_PHONE: needed in every crisis-resources text (for example CLINIC_CLINIC_PHONE='(202) 555-0100')"
     ]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["send", "reminder", "1"],
+        ["send", "checkin", "1"],
+        ["questionnaires", "start", "phq9", "--patient", "1"],
+    ],
+)
+def test_commands_that_send_a_text_refuse_without_the_clinic_phone(
+    tmp_path: Path, command: list[str]
+) -> None:
+    env = {"PATH": "/usr/bin:/bin", "CLINIC_REDIS_URL": "redis://127.0.0.1:1/0"}
+    result = subprocess.run(
+        [sys.executable, "-m", "worker", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: CLINIC_CLINIC_PHONE: needed in every crisis-resources text")
+    assert list(tmp_path.iterdir()) == []  # refused before anything was created

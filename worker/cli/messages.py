@@ -16,7 +16,8 @@ from worker.enums import MessageKind, MessageStatus
 from worker.jobs.queueing import enqueue_sends
 from worker.lib import localtime
 from worker.messages.queries import list_messages, patient_zone
-from worker.outbound.manual import queue_manual_reminder
+from worker.outbound.manual import hand_over, queue_manual_reminder
+from worker.settings import require_clinic_phone
 
 app = typer.Typer(help="See planned and sent messages.", no_args_is_help=True)
 send_app = typer.Typer(help="Send a message now, through the queue.", no_args_is_help=True)
@@ -150,6 +151,7 @@ def _kind(row: dict[str, Any]) -> str:
 def send_reminder(ctx: typer.Context, appointment_id: int, as_json: JsonFlag = False) -> None:
     """Queue a reminder for an appointment now; the same checks as a planned one apply."""
     cli = ctx_of(ctx)
+    require_clinic_phone(cli.settings)  # a reply to this text may need the crisis text, which names it
     with transaction(cli.sessions) as session:
         message = queue_manual_reminder(session, cli.settings, appointment_id, actor=cli.actor, now=utcnow())
         row = message_dict(message)
@@ -157,14 +159,14 @@ def send_reminder(ctx: typer.Context, appointment_id: int, as_json: JsonFlag = F
         if message.patient_id is not None:
             zone = patient_zone(session, message.patient_id)
     quiet = cli.settings.quiet_hours is not None and cli.settings.quiet_hours.contains(utcnow(), zone)
-    enqueued = _enqueue(cli.settings, message.id)
-    row["enqueued"] = enqueued
-    row["quiet_hours_now"] = quiet
+    handed = hand_over(
+        cli.sessions, cli.settings, message.id, enqueued=_enqueue(cli.settings, message.id), now=utcnow()
+    )
+    row.update(status=handed.status, enqueued=handed.enqueued, quiet_hours_now=quiet)
     if as_json:
         emit_json(row)
         return
-    how = "on the queue" if enqueued else "saved; the dispatcher will queue it (Redis did not answer)"
-    say(f"reminder {row['id']} for appointment {appointment_id}: {how}")
+    say(f"reminder {row['id']} for appointment {appointment_id}: {handed.notice}")
     if quiet:
         say("note: it is quiet hours for this patient; the worker will hold it until they end (or skip it)")
 

@@ -20,12 +20,12 @@ from worker.language.rules import RuleFileError
 from worker.lib import localtime
 from worker.lib.errors import InputError, NotFound
 from worker.lib.files import write_private
-from worker.outbound.manual import queue_checkin
+from worker.outbound.manual import hand_over, queue_checkin
 from worker.questionnaires import results as results_mod
 from worker.questionnaires.definitions import Catalogue, Item, item_text, load_catalogue, pick
 from worker.questionnaires.texts import MAX_SEGMENTS, text_costs
 from worker.runtime import CRISIS_RULES, load_crisis_screener
-from worker.settings import config_file
+from worker.settings import config_file, require_clinic_phone
 
 app = typer.Typer(help="Questionnaire definitions; start one for a patient.", no_args_is_help=True)
 results_app = typer.Typer(help="Questionnaire results, scores and exports.", no_args_is_help=True)
@@ -104,6 +104,7 @@ def _send_now(
     ctx: typer.Context, questionnaire: str, *, patient_id: int, appointment_id: int | None, as_json: bool
 ) -> None:
     cli = ctx_of(ctx)
+    require_clinic_phone(cli.settings)  # item 9 of a PHQ-9 answered above 0 sends the crisis text
     with transaction(cli.sessions) as session:
         message = queue_checkin(
             session,
@@ -122,11 +123,19 @@ def _send_now(
             "questionnaire": questionnaire,
             "status": message.status,
         }
-    row["enqueued"] = enqueue_sends(cli.settings, [message.id])
+    handed = hand_over(
+        cli.sessions,
+        cli.settings,
+        message.id,
+        enqueued=enqueue_sends(cli.settings, [message.id]),
+        now=utcnow(),
+    )
+    row.update(status=handed.status, enqueued=handed.enqueued)
     if as_json:
         emit_json(row)
     else:
-        say(f"questionnaire {questionnaire} for patient {row['patient_id']}: message {row['id']} queued")
+        who = f"questionnaire {questionnaire} for patient {row['patient_id']}"
+        say(f"{who}: message {row['id']}: {handed.notice}")
 
 
 def send_checkin(
