@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from worker.cli.context import ctx_of
-from worker.cli.output import emit, emit_json, say
+from worker.cli.output import LimitOpt, OffsetOpt, emit, emit_json, page_limit, say, say_page
 from worker.cli.replies import acting_person
 from worker.db.engine import transaction
 from worker.db.models import AlertTrigger, SafetyAlert, utcnow
@@ -18,7 +18,7 @@ from worker.jobs.queueing import enqueue_sends
 from worker.lib.errors import NotFound
 from worker.lib.localtime import show
 from worker.safety.acks import acknowledge_and_tell
-from worker.safety.alerts import list_alerts, triggers_of
+from worker.safety.alerts import count_alerts, list_alerts, triggers_of
 from worker.safety.notices import Told, told_about
 
 app = typer.Typer(help="Safety alerts: list, show and acknowledge.", no_args_is_help=True)
@@ -124,15 +124,24 @@ def _rows(session: Any, alerts: list[SafetyAlert]) -> list[dict[str, Any]]:
 def alerts_list(
     ctx: typer.Context,
     open_only: Annotated[bool, typer.Option("--open", help="Only alerts nobody acknowledged.")] = False,
+    limit: LimitOpt = None,
+    offset: OffsetOpt = 0,
     as_json: JsonFlag = False,
 ) -> None:
     """Safety alerts, newest first, with the patient, who was texted when (`told`) and what raised them."""
     cli = ctx_of(ctx)
     with cli.sessions() as session:
-        rows = _rows(session, list_alerts(session, open_only=open_only))
+        page = list_alerts(session, open_only=open_only, limit=page_limit(limit, as_json), offset=offset)
+        rows = _rows(session, page)
+        total = count_alerts(session, open_only=open_only)
         names = {} if as_json else patient_names(session, [r["patient_id"] for r in rows])
     cli.audit_read(
-        "alerts.list", patient_ids=[r["patient_id"] for r in rows], count=len(rows), open_only=open_only
+        "alerts.list",
+        patient_ids=[r["patient_id"] for r in rows],
+        count=len(rows),
+        open_only=open_only,
+        limit=limit,
+        offset=offset or None,
     )
     if as_json:
         emit_json(rows)
@@ -140,6 +149,7 @@ def alerts_list(
     zone = ZoneInfo(cli.settings.timezone)
     table = [for_people(row, names, zone) for row in rows]
     emit(table, as_json=False, title="Safety alerts", columns=COLUMNS)
+    say_page(offset, len(rows), total)
 
 
 @app.command("show")

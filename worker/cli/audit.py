@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from worker.cli.context import ctx_of
-from worker.cli.output import emit, emit_json, say
+from worker.cli.output import LimitOpt, OffsetOpt, emit, emit_json, page_limit, say, say_page
 from worker.cli.replies import local_times, parse_since
 from worker.db import audit
 from worker.db.models import AuditEntry
@@ -58,20 +58,34 @@ def list_(
     patient: Annotated[
         int | None, typer.Option(help="Only rows about this patient, or that showed them.")
     ] = None,
+    limit: LimitOpt = None,
+    offset: OffsetOpt = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Who did what, when: consent and opt-outs, sends, statuses, replies, alerts, reads."""
     cli = ctx_of(ctx)
     after = parse_since(since) if since is not None else None
     with cli.sessions() as session:
-        rows = [entry_dict(e) for e in audit.entries(session, since=after, patient_id=patient)]
+        page = audit.entries(
+            session, since=after, patient_id=patient, limit=page_limit(limit, as_json), offset=offset
+        )
+        rows = [entry_dict(e) for e in page]
+        total = audit.count_entries(session, since=after, patient_id=patient)
     # Reading one patient's trail is a read about that patient; the whole trail is ids only.
-    cli.audit_read("audit.list", patient_ids=[patient], patient=patient, count=len(rows))
+    cli.audit_read(
+        "audit.list",
+        patient_ids=[patient],
+        patient=patient,
+        count=len(rows),
+        limit=limit,
+        offset=offset or None,
+    )
     if as_json:
         emit_json(rows)
         return
     zone = ZoneInfo(cli.settings.timezone)
     emit([_table_row(r, zone) for r in rows], as_json=False, title="Audit trail", columns=COLUMNS)
+    say_page(offset, len(rows), total)
 
 
 @app.command("verify")

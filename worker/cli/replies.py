@@ -11,12 +11,12 @@ from typer._click.exceptions import MissingParameter  # typer's own copy of clic
 
 from worker.cli.classify import classify
 from worker.cli.context import ctx_of
-from worker.cli.output import emit, emit_json, say
+from worker.cli.output import LimitOpt, OffsetOpt, emit, emit_json, page_limit, say, say_page
 from worker.clinic.records import parse_start
 from worker.db.engine import transaction
 from worker.db.models import InboundMessage, utcnow
-from worker.inbound.attention import needing_attention, resolve
-from worker.inbound.queries import list_replies
+from worker.inbound.attention import resolve
+from worker.inbound.queries import ReplyFilter, count_replies, list_replies
 from worker.lib.durations import parse_duration
 from worker.lib.errors import InputError
 from worker.lib.localtime import show
@@ -88,18 +88,18 @@ def list_(
             "wrong numbers), oldest first, with the reason; `replies resolve` takes one off.",
         ),
     ] = False,
+    limit: LimitOpt = None,
+    offset: OffsetOpt = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """List inbound texts, newest first (--needs-attention: oldest first)."""
     cli = ctx_of(ctx)
     after = parse_since(since) if since is not None else None
+    wanted = ReplyFilter(patient, after, unmatched, needs_attention)
     with cli.sessions() as session:
-        if needs_attention:
-            found = needing_attention(session, patient_id=patient)
-            found = [r for r in found if after is None or r.received_at >= after]
-        else:
-            found = list_replies(session, patient_id=patient, since=after, unmatched_only=unmatched)
+        found = list_replies(session, wanted, limit=page_limit(limit, as_json), offset=offset)
         rows = [reply_dict(r) for r in found]
+        total = count_replies(session, wanted)
     cli.audit_read(
         "replies.list",
         patient_ids=[r["patient_id"] for r in rows],
@@ -108,6 +108,8 @@ def list_(
         since=after.isoformat() if after else None,
         unmatched=unmatched,
         needs_attention=needs_attention,
+        limit=limit,
+        offset=offset or None,
     )
     if as_json:
         emit_json(rows)
@@ -120,6 +122,7 @@ def list_(
         title=title,
         columns=ATTENTION_COLUMNS if needs_attention else COLUMNS,
     )
+    say_page(offset, len(rows), total)
 
 
 @app.command("resolve")

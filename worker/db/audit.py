@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, func, or_, select, text
+from sqlalchemy import Select, event, func, or_, select, text
 from sqlalchemy.orm import Session, UOWTransaction, selectinload
 
 from worker.db.models import AuditEntry, AuditPatient, utcnow
@@ -88,17 +88,34 @@ def record(
 
 
 def entries(
-    session: Session, *, since: datetime | None = None, patient_id: int | None = None
+    session: Session,
+    *,
+    since: datetime | None = None,
+    patient_id: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[AuditEntry]:
-    """The trail, oldest first; for a patient, every row about them or linking them."""
-    query = select(AuditEntry).options(selectinload(AuditEntry.patient_links))
-    query = query.order_by(AuditEntry.at, AuditEntry.id)
+    """The trail, oldest first; for a patient, every row about them or linking them;
+    `limit`/`offset`: one page of it."""
+    query = _entries(since, patient_id).options(selectinload(AuditEntry.patient_links))
+    query = query.order_by(AuditEntry.at, AuditEntry.id).offset(offset).limit(limit)
+    return list(session.scalars(query))
+
+
+def count_entries(session: Session, *, since: datetime | None = None, patient_id: int | None = None) -> int:
+    """How many rows `entries` pages through with the same filters."""
+    filtered = _entries(since, patient_id).with_only_columns(AuditEntry.id)
+    return session.scalar(select(func.count()).select_from(filtered.subquery())) or 0
+
+
+def _entries(since: datetime | None, patient_id: int | None) -> Select[AuditEntry]:
+    query = select(AuditEntry)
     if since is not None:
         query = query.where(AuditEntry.at >= since)
     if patient_id is not None:
         linking = select(AuditPatient.audit_id).where(AuditPatient.patient_id == patient_id)
         query = query.where(or_(AuditEntry.patient_id == patient_id, AuditEntry.id.in_(linking)))
-    return list(session.scalars(query))
+    return query
 
 
 def count(session: Session) -> int:

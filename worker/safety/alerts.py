@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -216,12 +216,23 @@ def _open(
     return ids + notify_oncall(session, settings, alert, now)
 
 
-def list_alerts(session: Session, *, open_only: bool = False) -> list[SafetyAlert]:
-    """Newest first; `open_only`: those nobody acknowledged."""
-    query = select(SafetyAlert).order_by(SafetyAlert.created_at.desc(), SafetyAlert.id.desc())
-    if open_only:
-        query = query.where(SafetyAlert.acknowledged_at.is_(None))
-    return list(session.scalars(query))
+def list_alerts(
+    session: Session, *, open_only: bool = False, limit: int | None = None, offset: int = 0
+) -> list[SafetyAlert]:
+    """Newest first; `open_only`: those nobody acknowledged; `limit`/`offset`: one page."""
+    query = _alerts(open_only).order_by(SafetyAlert.created_at.desc(), SafetyAlert.id.desc())
+    return list(session.scalars(query.offset(offset).limit(limit)))
+
+
+def count_alerts(session: Session, *, open_only: bool = False) -> int:
+    """How many alerts `list_alerts` pages through."""
+    ids = _alerts(open_only).with_only_columns(SafetyAlert.id)
+    return session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+
+
+def _alerts(open_only: bool) -> Select[SafetyAlert]:
+    query = select(SafetyAlert)
+    return query.where(SafetyAlert.acknowledged_at.is_(None)) if open_only else query
 
 
 def triggers_of(session: Session, alert_ids: list[int]) -> dict[int, list[AlertTrigger]]:
