@@ -8,6 +8,7 @@ length in the schema, but a name of 10,000 characters is still a mistake.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +38,10 @@ _YES = {"yes", "y", "true", "1"}
 _NO = {"no", "n", "false", "0"}
 # Invisible characters that reorder or hide text (Trojan Source): never part of a real value.
 _BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029")
+# Any character check_cell refuses, in one pattern: category Cc is exactly U+0000-U+001F and
+# U+007F-U+009F. A clean cell (nearly all of them) costs one regex search, not a lookup per
+# character; a cell it matches is then walked to name its first refused character.
+_REFUSED = re.compile("[\x00-\x1f\x7f-\x9f" + "".join(re.escape(char) for char in sorted(_BIDI)) + "]")
 
 
 class CellError(InputError):
@@ -88,6 +93,8 @@ def check_cell(column: str, value: str) -> None:
     limit = MAX_LENGTH.get(column)
     if limit is not None and len(value) > limit:
         raise CellError(column, f"longer than {limit} characters ({len(value)})")
+    if _REFUSED.search(value) is None:
+        return
     for char in value:
         if char == "\x00":
             raise CellError(column, "contains a NUL byte")

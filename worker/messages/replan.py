@@ -7,6 +7,7 @@ transaction, so an appointment and its planned messages always change together.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -77,23 +78,73 @@ def replan(
     return ReplanResult(planned=planned, cancelled=cancelled)
 
 
-def wanted_messages(appointment: Appointment, settings: Settings, now: datetime) -> list[PlannedMessage]:
-    """Reminders while the appointment is active; follow-ups also once it is completed."""
-    zone = appointment.patient.timezone
-    wanted: list[PlannedMessage] = []
-    if appointment.status in ACTIVE_APPOINTMENT:
-        wanted = plan_reminders(
-            appointment.id, appointment.start_at, settings.reminder_offsets, now, zone, settings.quiet_hours
-        )
-    if appointment.status in (*ACTIVE_APPOINTMENT, AppointmentStatus.COMPLETED):
-        plan = followup_plan(settings, appointment.kind)
-        for item in plan_followups(
+@dataclass(frozen=True)
+class FollowUpPlans:
+    """Which follow-ups each appointment kind gets: config/followups.yaml's plan for its
+    kind, else the CLINIC_FOLLOWUP_PLAN setting's."""
+
+    overrides: Mapping[str, tuple[FollowUp, ...]]
+    default: tuple[FollowUp, ...]
+
+    def for_kind(self, kind: str) -> tuple[FollowUp, ...]:
+        return self.overrides.get(kind, self.default)
+
+
+def followup_plans(settings: Settings) -> FollowUpPlans:
+    """The plans as they stand now. A caller planning many appointments (the CSV import)
+    takes them once and passes them down rather than checking the file per appointment."""
+    return FollowUpPlans(
+        _overrides(config_file(settings, "followups.yaml")), parse_plan(settings.followup_plan)
+    )
+
+
+@dataclass(frozen=True)
+class Booking:
+    """What planning reads of an appointment: its fields and its patient's zone. The import
+    plans from these, never building an ORM object per row."""
+
+    id: int
+    start_at: datetime
+    duration_minutes: int
+    kind: str
+    status: AppointmentStatus
+    zone: str
+
+    @classmethod
+    def of(cls, appointment: Appointment) -> Booking:
+        return cls(
             appointment.id,
             appointment.start_at,
-            timedelta(minutes=appointment.duration_minutes),
+            appointment.duration_minutes,
+            appointment.kind,
+            appointment.status,
+            appointment.patient.timezone,
+        )
+
+
+def wanted_messages(appointment: Appointment, settings: Settings, now: datetime) -> list[PlannedMessage]:
+    """Reminders while the appointment is active; follow-ups also once it is completed."""
+    return wanted_for(Booking.of(appointment), settings, now)
+
+
+def wanted_for(
+    booking: Booking, settings: Settings, now: datetime, plans: FollowUpPlans | None = None
+) -> list[PlannedMessage]:
+    """wanted_messages for a booking; `plans` None: read them (only if follow-ups apply)."""
+    wanted: list[PlannedMessage] = []
+    if booking.status in ACTIVE_APPOINTMENT:
+        wanted = plan_reminders(
+            booking.id, booking.start_at, settings.reminder_offsets, now, booking.zone, settings.quiet_hours
+        )
+    if booking.status in (*ACTIVE_APPOINTMENT, AppointmentStatus.COMPLETED):
+        plan = (followup_plans(settings) if plans is None else plans).for_kind(booking.kind)
+        for item in plan_followups(
+            booking.id,
+            booking.start_at,
+            timedelta(minutes=booking.duration_minutes),
             plan,
             now,
-            zone,
+            booking.zone,
             settings.quiet_hours,
         ):
             wanted.append(
@@ -109,13 +160,8 @@ def wanted_messages(appointment: Appointment, settings: Settings, now: datetime)
     return wanted
 
 
-def followup_plan(settings: Settings, kind: str) -> tuple[FollowUp, ...]:
-    overrides = _overrides(config_file(settings, "followups.yaml"))
-    return overrides.get(kind, parse_plan(settings.followup_plan))
-
-
 def _overrides(path: Path) -> dict[str, tuple[FollowUp, ...]]:
-    # Read once per change of the file, not once per appointment of a large import.
+    # Read once per change of the file, not once per appointment re-planned.
     stamp = path.stat().st_mtime_ns if path.exists() else 0
     return _cached_overrides(path, stamp)
 
