@@ -12,13 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import TEST_CIPHER, RedisServer, free_port, make_settings, settings_env
 from tests.helpers import add_appointment, add_patient, eventually, start_stack
 from tests.twilio_standin import StandIn
 from tests.webhooks import inbound_form, signed
 from worker.db.engine import make_engine, session_factory
-from worker.db.models import utcnow
+from worker.db.models import Message, utcnow
 
 pytestmark = pytest.mark.slow
 ANSWERS, STOPPER, CONFIRMER, MOVER = "+12025550171", "+12025550172", "+12025550173", "+12025550174"
@@ -60,6 +61,18 @@ def test_patients_own_words_confirm_move_stop_and_answer_against_running_process
         for p in (CONFIRMER, MOVER)
     }
     eventually(lambda: all(texts_to(p) for p in (CONFIRMER, MOVER)), timeout=20)  # the reminders
+
+    def reminders_recorded() -> bool:
+        with sessions() as session:
+            statuses = session.scalars(
+                select(Message.status).where(Message.appointment_id.in_(appts.values()))
+            ).all()
+        return bool(statuses) and all(s in ("sent", "delivered") for s in statuses)
+
+    # A reply is matched to a reminder the worker has recorded as sent, which it does just after
+    # Twilio accepts the text: milliseconds on a quiet machine, seconds on a loaded CI runner,
+    # where a reply posted in between was read as answering no reminder.
+    eventually(reminders_recorded, timeout=20)
 
     # "Yep see u then" confirms; "can we move it to thursday?" is kept for the front desk.
     assert "is confirmed" in say(CONFIRMER, "Yep see u then")
