@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -185,20 +186,9 @@ def reschedule_appointment(
 def cancel_appointment(
     session: Session, settings: Settings, appointment_id: int, *, actor: str, now: datetime
 ) -> tuple[Appointment, ReplanResult]:
-    appointment = _locked_appointment(session, appointment_id)
-    appointment.status = check_transition(appointment, Change.CANCEL, now, clinic_zone(settings))
-    appointment.updated_at = now
-    result = replan(session, appointment, settings, now, "appointment cancelled")
-    audit.record(
-        session,
-        actor,
-        "appointment.cancel",
-        patient_id=appointment.patient_id,
-        entity="appointment",
-        entity_id=appointment.id,
-        cancelled=result.cancelled,
+    return _change_state(
+        session, settings, appointment_id, Change.CANCEL, "cancel", "cancelled", actor=actor, now=now
     )
-    return appointment, result
 
 
 def reinstate_appointment(
@@ -206,18 +196,41 @@ def reinstate_appointment(
 ) -> tuple[Appointment, ReplanResult]:
     """Undo a cancel made by mistake: back to scheduled (a confirmation given before the cancel
     no longer holds) with its reminders and follow-ups planned again, while it is still ahead."""
+    return _change_state(
+        session, settings, appointment_id, Change.REINSTATE, "reinstate", "reinstated", actor=actor, now=now
+    )
+
+
+def _change_state(
+    session: Session,
+    settings: Settings,
+    appointment_id: int,
+    change: Change,
+    action: str,
+    done: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> tuple[Appointment, ReplanResult]:
+    """Every staff change of an appointment's state: lock it, check the transition table,
+    re-plan its messages and audit it. `done` names the change in the re-plan's reason and
+    picks the count the audit row keeps (what a cancel stopped, what a reinstate planned)."""
     appointment = _locked_appointment(session, appointment_id)
-    appointment.status = check_transition(appointment, Change.REINSTATE, now, clinic_zone(settings))
+    appointment.status = check_transition(appointment, change, now, clinic_zone(settings))
     appointment.updated_at = now
-    result = replan(session, appointment, settings, now, "appointment reinstated")
+    result = replan(session, appointment, settings, now, f"appointment {done}")
+    counts: dict[str, dict[str, Any]] = {
+        "cancelled": {"cancelled": result.cancelled},
+        "reinstated": {"planned": result.planned},
+    }
     audit.record(
         session,
         actor,
-        "appointment.reinstate",
+        f"appointment.{action}",
         patient_id=appointment.patient_id,
         entity="appointment",
         entity_id=appointment.id,
-        planned=result.planned,
+        **counts.get(done, {}),
     )
     return appointment, result
 
@@ -298,16 +311,6 @@ def mark_appointment(
     change = _MARKS.get(status)
     if change is None:
         raise InputError(f"an appointment cannot be marked {status.value}")
-    appointment = _locked_appointment(session, appointment_id)
-    appointment.status = check_transition(appointment, change, now, clinic_zone(settings))
-    appointment.updated_at = now
-    result = replan(session, appointment, settings, now, f"appointment {status.value}")
-    audit.record(
-        session,
-        actor,
-        f"appointment.{status.value}",
-        patient_id=appointment.patient_id,
-        entity="appointment",
-        entity_id=appointment.id,
+    return _change_state(
+        session, settings, appointment_id, change, status.value, status.value, actor=actor, now=now
     )
-    return appointment, result
