@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import TEST_CIPHER, Cli, temporary_database
@@ -100,6 +101,47 @@ def test_given_rows_in_a_savepoint_rolled_back_when_more_rows_follow_expect_the_
         verdict = audit.verify(session)
         actions = [e.action for e in audit.entries(session)]
     assert actions == ["first", "second", "third"]
+    assert verdict.ok, verdict.reason
+
+
+def test_given_linked_rows_around_a_savepoint_rolled_back_when_read_expect_only_the_kept_links(
+    sessions: sessionmaker[Session],
+) -> None:
+    with transaction(sessions) as session:
+        audit.record(session, "worker", "first", patient_ids=[1, 2])
+        session.flush()
+        with pytest.raises(RuntimeError), session.begin_nested():
+            audit.record(session, "worker", "undone", patient_ids=[3])
+            session.flush()
+            raise RuntimeError("rolled back")
+        audit.record(session, "worker", "second", patient_id=4, patient_ids=[5])
+        session.flush()
+        # Read back in the same transaction, the links are the database's, not a stale copy.
+        in_transaction = [(e.action, audit.linked_ids(e)) for e in audit.entries(session)]
+    with sessions() as session:
+        after_commit = [(e.action, audit.linked_ids(e)) for e in audit.entries(session)]
+        verdict = audit.verify(session)
+        undone = audit.entries(session, patient_id=3)
+    assert in_transaction == after_commit == [("first", [1, 2]), ("second", [4, 5])]
+    assert undone == []
+    assert verdict.ok, verdict.reason
+
+
+def test_given_a_failed_flush_rolled_back_when_more_rows_follow_expect_no_links_from_the_failed_one(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        audit.record(session, "worker", "failed", patient_ids=[7])
+        session.add(audit.AuditEntry(actor=None, action="broken"))  # NOT NULL: the flush fails
+        with pytest.raises(IntegrityError):
+            session.flush()
+        session.rollback()
+        audit.record(session, "worker", "kept", patient_ids=[8])
+        session.commit()
+    with sessions() as session:
+        found = [(e.action, audit.linked_ids(e)) for e in audit.entries(session)]
+        verdict = audit.verify(session)
+    assert found == [("kept", [8])]
     assert verdict.ok, verdict.reason
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, event, func, or_, select, text
+from sqlalchemy import Select, event, func, insert, or_, select, text
 from sqlalchemy.orm import Session, UOWTransaction, selectinload
 
 from worker.db.models import AuditEntry, AuditPatient, utcnow
@@ -39,6 +39,7 @@ _PG_LOCK_KEY = int.from_bytes(b"auditlog", "big")
 _NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) FROM generate_series(1, :n)")
 _VERIFY_BATCH = 5000
 _TAIL = "audit_chain_tail"  # session.info: (the transaction that chained last, its last hash)
+_LINKS = "audit_pending_links"  # session.info: {new entry: its sorted linked patient ids}
 
 
 def os_user() -> str:
@@ -72,19 +73,20 @@ def record(
     linked = set(patient_ids)
     if patient_id is not None:
         linked.add(patient_id)
-    session.add(
-        AuditEntry(
-            at=utcnow(),
-            actor=actor,
-            os_user=os_user(),
-            action=action,
-            patient_id=patient_id,
-            entity=entity,
-            entity_id=entity_id,
-            detail=detail or None,
-            patient_links=[AuditPatient(patient_id=p) for p in sorted(linked)],
-        )
+    entry = AuditEntry(
+        at=utcnow(),
+        actor=actor,
+        os_user=os_user(),
+        action=action,
+        patient_id=patient_id,
+        entity=entity,
+        entity_id=entity_id,
+        detail=detail or None,
     )
+    session.add(entry)
+    # The links are written by one Core INSERT once the entry is (see _insert_links), not as
+    # an ORM object each: an import batch's entry links 1,000 patients.
+    _pending_links(session)[entry] = sorted(linked)
 
 
 def entries(
@@ -169,11 +171,38 @@ def _chain_new_entries(session: Session, _context: UOWTransaction, _instances: o
         if entry.detail is not None:
             # Stored exactly as hashed: tuples, enums and the like become plain JSON now.
             entry.detail = json.loads(canonical_json(entry.detail))
-        for link in entry.patient_links:
-            link.audit_id = entry_id
         entry.prev_hash = prev
-        entry.hash = prev = row_hash(prev, entry, [link.patient_id for link in entry.patient_links])
+        entry.hash = prev = row_hash(prev, entry, _pending_links(session).get(entry, []))
     session.info[_TAIL] = (_innermost(session), ids[-1], prev)
+
+
+def _pending_links(session: Session) -> dict[AuditEntry, list[int]]:
+    links: dict[AuditEntry, list[int]] = session.info.setdefault(_LINKS, {})
+    return links
+
+
+def _insert_links(session: Session, _context: UOWTransaction) -> None:
+    """After the entries' INSERT, in the same flush and transaction: their patient links."""
+    pending = _pending_links(session)
+    rows = [
+        {"audit_id": entry.id, "patient_id": patient}
+        for entry, patients in pending.items()
+        if entry.id is not None
+        for patient in patients
+    ]
+    if rows:
+        session.connection().execute(insert(AuditPatient), rows)
+
+
+def _forget_links(session: Session, _context: UOWTransaction) -> None:
+    """Once flushed, the entries' links are in the database: read them from there."""
+    for entry in session.info.pop(_LINKS, {}):
+        session.expire(entry, ["patient_links"])
+
+
+def _drop_links(session: Session, _previous: object) -> None:
+    # A failed flush or a rollback takes the unflushed entries with it: their links too.
+    session.info.pop(_LINKS, None)
 
 
 def _innermost(session: Session) -> object:
@@ -210,6 +239,9 @@ def install() -> None:
     """Chain every AuditEntry any Session flushes (idempotent)."""
     if not event.contains(Session, "before_flush", _chain_new_entries):
         event.listen(Session, "before_flush", _chain_new_entries)
+        event.listen(Session, "after_flush", _insert_links)
+        event.listen(Session, "after_flush_postexec", _forget_links)
+        event.listen(Session, "after_soft_rollback", _drop_links)
 
 
 install()
