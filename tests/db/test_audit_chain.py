@@ -16,6 +16,7 @@ from worker.db import audit
 from worker.db.audit import GENESIS
 from worker.db.engine import make_engine, session_factory, transaction
 from worker.db.migrate import upgrade
+from worker.db.models import AuditEntry
 
 
 def _write(sessions: sessionmaker[Session], count: int, actor: str = "worker") -> None:
@@ -132,7 +133,7 @@ def test_given_a_failed_flush_rolled_back_when_more_rows_follow_expect_no_links_
 ) -> None:
     with sessions() as session:
         audit.record(session, "worker", "failed", patient_ids=[7])
-        session.add(audit.AuditEntry(actor=None, action="broken"))  # NOT NULL: the flush fails
+        session.add(AuditEntry(actor=None, action="broken"))  # NOT NULL: the flush fails
         with pytest.raises(IntegrityError):
             session.flush()
         session.rollback()
