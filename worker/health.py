@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +26,7 @@ from worker.db.models import utcnow
 from worker.lib.crypto import DEV_INDEX_KEY_FILE, DEV_KEY_FILE
 from worker.lib.errors import InputError, SmsError
 from worker.lib.files import readable_by_others
+from worker.lib.localtime import show
 from worker.lib.phones import is_fictional
 from worker.lib.privacy import mask_phone
 from worker.messages.templates import Templates, load_templates
@@ -134,7 +136,7 @@ def check_queue(engine: Engine, settings: Settings) -> Check:
     if health.overdue:
         problems.append(
             f"{health.overdue} due message(s) not claimed since "
-            f"{health.oldest_overdue:%Y-%m-%d %H:%M:%S} UTC: is beat running?"
+            f"{show(health.oldest_overdue, ZoneInfo(settings.timezone))}: is beat running?"
         )
     if health.unprocessed_replies:
         problems.append(f"{health.unprocessed_replies} stored repl(ies) not processed: is a worker running?")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import httpx
@@ -55,6 +56,7 @@ def test_doctor_names_a_stuck_queue_and_a_stuck_send(cli: Cli) -> None:
     queue = json.loads(result.stdout)["queue"]
     assert queue["ok"] is False
     assert "2 due message(s) not claimed since" in queue["detail"]
+    assert re.search(r"since \d{4}-\d\d-\d\d \d\d:\d\d E[SD]T:", queue["detail"])  # the clinic's clock
     assert "is beat running?" in queue["detail"]
     assert "1 message(s) stuck in sending" in queue["detail"]
 
