@@ -36,7 +36,9 @@ class MessageStatus(enum.StrEnum):
     FAILED = "failed"  # permanent error or retries exhausted; error_code says why
     AMBIGUOUS = "ambiguous"  # may or may not have reached the provider; never resent blindly
     CANCELLED = "cancelled"  # appointment changed or patient opted out before sending
-    SKIPPED = "skipped"  # re-checked at send time and found not sendable; reason says why
+    # Not sent, and reason says why: planned so (no consent, opted out, quiet hours leave no
+    # time), found not sendable when re-checked at send time, or "superseded" by a later one.
+    SKIPPED = "skipped"
 
 
 PENDING_MESSAGE = (MessageStatus.PLANNED, MessageStatus.QUEUED)

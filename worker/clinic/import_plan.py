@@ -17,9 +17,13 @@ from worker.planning.reminders import PlannedMessage
 from worker.settings import Settings
 
 
-def booking(row: dict[str, Any], zone: str) -> Booking:
-    """An appointment row as the import inserts it (see import_write), for planning."""
-    return Booking(row["id"], row["start_at"], row["duration_minutes"], row["kind"], row["status"], zone)
+def booking(row: dict[str, Any], zone: str, not_textable: str | None = None) -> Booking:
+    """An appointment row as the import inserts it (see import_write), for planning, with its
+    patient's zone and why the patient cannot be texted (planning.textable; None: they can),
+    so that a patient without consent gets its messages skipped from the start."""
+    return Booking(
+        row["id"], row["start_at"], row["duration_minutes"], row["kind"], row["status"], zone, not_textable
+    )
 
 
 def message_rows(

@@ -30,6 +30,7 @@ from worker.db.models import Base, Patient
 from worker.enums import AppointmentStatus, MessageStatus
 from worker.lib.errors import InputError
 from worker.messages.replan import Booking, FollowUpPlans, followup_plans
+from worker.planning.textable import textable_reason
 from worker.settings import Settings
 
 BATCH_ROWS = 1_000
@@ -121,14 +122,15 @@ class _BatchWriter:
     def write(self, session: Session, batch: Sequence[Ready]) -> None:
         self._add_patients(session, batch)
         ids = [r.patient if isinstance(r.patient, int) else self.created[r.patient] for r in batch]
-        zones = _zones(session, ids)
+        patients = _planning_facts(session, ids)
         reserved = _reserve_ids(session, _APPOINTMENTS, len(batch))
         rows = [
             _appointment_row(appointment_id, r, patient_id, self.now)
             for appointment_id, r, patient_id in zip(reserved, batch, ids, strict=True)
         ]
         _insert_many(session, _APPOINTMENTS, rows)  # Core: the kind is still encrypted by its type
-        self._plan(session, [(booking(row, zones[row["patient_id"]]), row["patient_id"]) for row in rows])
+        bookings = [(booking(row, *patients[row["patient_id"]]), row["patient_id"]) for row in rows]
+        self._plan(session, bookings)
         self.report.imported += len(rows)
 
     def _add_patients(self, session: Session, batch: Sequence[Ready]) -> None:
@@ -213,12 +215,14 @@ def _reserve_ids(session: Session, table: Table, count: int) -> list[int]:
     return list(range(last + 1, last + 1 + count))
 
 
-def _zones(session: Session, ids: Sequence[int]) -> dict[int, str]:
-    """Each of the batch's patients' time zone, read after --update-patients changed them."""
-    found: dict[int, str] = {}
+def _planning_facts(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+    """Each of the batch's patients' time zone (read after --update-patients changed it) and
+    why they cannot be texted (None: they can), for planning their messages."""
+    found: dict[int, tuple[str, str | None]] = {}
+    query = select(Patient.id, Patient.timezone, Patient.opted_out, Patient.sms_consent)
     for part in chunks(sorted(set(ids))):
-        query = select(Patient.id, Patient.timezone).where(Patient.id.in_(part))
-        found.update((pid, zone) for pid, zone in session.execute(query))
+        for pid, zone, opted_out, consent in session.execute(query.where(Patient.id.in_(part))):
+            found[pid] = (zone, textable_reason(opted_out, consent))
     return found
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,9 +16,18 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from worker.db.models import Appointment, Message
-from worker.enums import ACTIVE_APPOINTMENT, PENDING_MESSAGE, AppointmentStatus, MessageKind, MessageStatus
-from worker.planning.followups import load_overrides, plan_followups
+from worker.enums import (
+    ACTIVE_APPOINTMENT,
+    IGNORES_CONSENT,
+    PENDING_MESSAGE,
+    AppointmentStatus,
+    MessageKind,
+    MessageStatus,
+)
+from worker.planning import quiet
+from worker.planning.followups import kind_key, load_overrides, plan_followups
 from worker.planning.reminders import PlannedMessage, plan_reminders
+from worker.planning.textable import NOT_TEXTABLE, textable_reason
 from worker.settings import FollowUp, Settings, config_file, parse_plan
 
 
@@ -87,7 +96,9 @@ class FollowUpPlans:
     default: tuple[FollowUp, ...]
 
     def for_kind(self, kind: str) -> tuple[FollowUp, ...]:
-        return self.overrides.get(kind, self.default)
+        # The plans are keyed by the stored form; an appointment booked before kinds were
+        # normalised may still read `Consult`, and must get the consult plan.
+        return self.overrides.get(kind_key(kind), self.default)
 
 
 def followup_plans(settings: Settings) -> FollowUpPlans:
@@ -100,8 +111,9 @@ def followup_plans(settings: Settings) -> FollowUpPlans:
 
 @dataclass(frozen=True)
 class Booking:
-    """What planning reads of an appointment: its fields and its patient's zone. The import
-    plans from these, never building an ORM object per row."""
+    """What planning reads of an appointment: its fields, its patient's zone and why the
+    patient cannot be texted (None: they can). The import plans from these, never building an
+    ORM object per row."""
 
     id: int
     start_at: datetime
@@ -109,16 +121,19 @@ class Booking:
     kind: str
     status: AppointmentStatus
     zone: str
+    not_textable: str | None = None
 
     @classmethod
     def of(cls, appointment: Appointment) -> Booking:
+        patient = appointment.patient
         return cls(
             appointment.id,
             appointment.start_at,
             appointment.duration_minutes,
             appointment.kind,
             appointment.status,
-            appointment.patient.timezone,
+            patient.timezone,
+            textable_reason(patient.opted_out, patient.sms_consent),
         )
 
 
@@ -130,7 +145,24 @@ def wanted_messages(appointment: Appointment, settings: Settings, now: datetime)
 def wanted_for(
     booking: Booking, settings: Settings, now: datetime, plans: FollowUpPlans | None = None
 ) -> list[PlannedMessage]:
-    """wanted_messages for a booking; `plans` None: read them (only if follow-ups apply)."""
+    """wanted_messages for a booking; `plans` None: read them (only if follow-ups apply).
+
+    A patient who cannot be texted still gets the rows, skipped with the reason from the
+    start: staff see what will not go out and why, and a later plan (consent given, START)
+    finds them by key and brings them back."""
+    wanted = _planned_for(booking, settings, now, plans)
+    if booking.not_textable is None:
+        return wanted
+    # The consent reason wins over a quiet-hours one: it is the one staff can act on.
+    return [
+        item if item.kind in IGNORES_CONSENT else replace(item, skip_reason=booking.not_textable)
+        for item in wanted
+    ]
+
+
+def _planned_for(
+    booking: Booking, settings: Settings, now: datetime, plans: FollowUpPlans | None
+) -> list[PlannedMessage]:
     wanted: list[PlannedMessage] = []
     if booking.status in ACTIVE_APPOINTMENT:
         wanted = plan_reminders(
@@ -172,11 +204,18 @@ def _cached_overrides(path: Path, _stamp: int) -> dict[str, tuple[FollowUp, ...]
 
 
 def _replannable(row: Message) -> bool:
-    # Pending or cancelled rows may be planned again; so may a row skipped at planning time
-    # (never attempted). Anything that reached a worker keeps its outcome.
+    # Pending or cancelled rows may be planned again; so may a row skipped at planning time.
+    # Anything that reached a worker keeps its outcome, and so does a row the dispatcher
+    # skipped ("superseded"): that leaves attempts at 0 too, hence the reason is read.
     if row.status in (*PENDING_MESSAGE, MessageStatus.CANCELLED):
         return True
-    return row.status == MessageStatus.SKIPPED and row.attempts == 0
+    return row.status == MessageStatus.SKIPPED and row.attempts == 0 and _skipped_by_plan(row.reason)
+
+
+def _skipped_by_plan(reason: str | None) -> bool:
+    # Planning skips for the patient (worker.planning.textable) or for quiet hours. A
+    # worker's skips at send time ("stale: ...", quiet hours again) counted an attempt.
+    return reason is not None and (reason in NOT_TEXTABLE or reason.startswith(f"{quiet.REASON_PREFIX} "))
 
 
 def _apply(row: Message, item: PlannedMessage) -> int:
@@ -184,7 +223,10 @@ def _apply(row: Message, item: PlannedMessage) -> int:
     status = MessageStatus.SKIPPED if item.skip_reason else MessageStatus.PLANNED
     # A queued row is a planned row a dispatcher has already claimed: leave it be if nothing changed.
     current = MessageStatus.PLANNED if row.status == MessageStatus.QUEUED else row.status
-    if (current, row.due_at, row.original_due_at) == (status, item.due_at, item.original_due_at):
+    unchanged = (current, row.due_at, row.original_due_at) == (status, item.due_at, item.original_due_at)
+    # A skipped row whose reason changed (quiet hours -> no consent) is rewritten: the
+    # reason is what staff read to know what to do.
+    if unchanged and (item.skip_reason is None or row.reason == item.skip_reason):
         return 0
     row.status, row.due_at, row.lease_until = status, item.due_at, None
     row.original_due_at, row.adjust_reason, row.reason = (

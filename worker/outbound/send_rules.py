@@ -24,6 +24,7 @@ from worker.enums import (
 )
 from worker.lib.durations import format_duration
 from worker.planning.quiet import Placement, place_after_session, place_before_session
+from worker.planning.textable import textable_reason
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,7 @@ def patient_reason(patient: Patient | None) -> str | None:
     """Why no text but an answer to a keyword or a safety text may go to this patient, or None."""
     if patient is None:
         return "no patient"
-    if patient.opted_out:
-        return "patient opted out"
-    if not patient.sms_consent:
-        return "no SMS consent"
-    return None
+    return textable_reason(patient.opted_out, patient.sms_consent)
 
 
 def _appointment_reason(kind: str, appointment: Appointment, now: datetime) -> str | None:

@@ -12,6 +12,10 @@ from datetime import datetime
 
 from worker.lib.quiet_window import QuietHours
 
+# How every reason given here begins: re-planning (worker.messages.replan) recognises a row
+# skipped for quiet hours by it.
+REASON_PREFIX = "quiet hours"
+
 
 @dataclass(frozen=True)
 class Placement:
@@ -36,15 +40,15 @@ def place_before_session(
         return Placement(due_at)
     earlier = quiet.last_allowed_before(due_at, zone)
     if earlier >= not_before:
-        return Placement(earlier, f"quiet hours {quiet}: moved earlier")
+        return Placement(earlier, f"{REASON_PREFIX} {quiet}: moved earlier")
     later = quiet.end_after(due_at, zone)
     if later < session_start:
-        return Placement(later, f"quiet hours {quiet}: moved to their end")
-    return Placement(None, f"quiet hours {quiet}: no allowed time before the session")
+        return Placement(later, f"{REASON_PREFIX} {quiet}: moved to their end")
+    return Placement(None, f"{REASON_PREFIX} {quiet}: no allowed time before the session")
 
 
 def place_after_session(due_at: datetime, zone: str, quiet: QuietHours | None) -> Placement:
     """A post-session message inside quiet hours waits for them to end."""
     if quiet is None or not quiet.contains(due_at, zone):
         return Placement(due_at)
-    return Placement(quiet.end_after(due_at, zone), f"quiet hours {quiet}: moved to their end")
+    return Placement(quiet.end_after(due_at, zone), f"{REASON_PREFIX} {quiet}: moved to their end")
