@@ -46,7 +46,10 @@ def write_csv(path: Path, rows: int) -> None:
     with path.open("w", encoding="utf-8") as out:
         out.write("name,phone,start,duration,kind,timezone,language\n")
         for n in range(rows):
-            start = (first + timedelta(minutes=11 * n)).isoformat(timespec="minutes")
+            moment = first + timedelta(minutes=11 * n)
+            if moment.hour in (1, 2):  # the hours the clocks skip or repeat: a start there is refused
+                moment += timedelta(hours=2)
+            start = moment.isoformat(timespec="minutes")
             phone = f"+1 {AREAS[n % len(AREAS)]} 555 {n // len(AREAS):04d}"
             zone = ZONES[n % len(ZONES)]
             out.write(f"Test Person {n},{phone},{start},60,session,{zone},{'es' if n % 7 == 0 else 'en'}\n")

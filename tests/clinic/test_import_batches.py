@@ -3,7 +3,7 @@ exactly what re-planning each appointment alone would."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -20,6 +20,7 @@ from worker.settings import Settings
 
 AREAS = ("202", "312", "415", "617", "212")
 ZONES = ("America/New_York", "America/Los_Angeles", "America/Chicago", "")
+SPRING_FORWARD = date(2031, 3, 9)  # 02:00-02:59 is skipped on the clinic's clock (New York)
 
 
 def _rows(count: int) -> str:
@@ -29,7 +30,10 @@ def _rows(count: int) -> str:
     for n in range(count):
         person = n % (count * 3 // 4)
         phone = f"+1 {AREAS[person % 5]} 555 {person // 5:04d}"
-        start = (first + timedelta(minutes=37 * n)).isoformat(timespec="minutes")
+        moment = first + timedelta(minutes=37 * n)
+        if moment.date() == SPRING_FORWARD and moment.hour == 2:  # no such time: the import refuses it
+            moment += timedelta(hours=1)
+        start = moment.isoformat(timespec="minutes")
         lines.append(f"Person {person},{phone},{start},45,session,{ZONES[person % 4]},en\n")
     return "".join(lines)
 

@@ -30,12 +30,33 @@ def import_(
             "timezone and language given) instead of being refused; audited."
         ),
     ] = False,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            metavar="COLUMN=FIELD",
+            help="Read a column as a field ('Cell #=phone'), or drop it ('Provider=-'); repeatable.",
+        ),
+    ] = None,
+    date_format: Annotated[
+        str,
+        typer.Option(
+            metavar="iso|us|FORMAT",
+            help="How times are written: iso (2026-12-01T15:30, the default), us (12/01/2026 03:30 PM) "
+            "or a strptime format like '%d.%m.%Y %H:%M'.",
+        ),
+    ] = "iso",
+    ignore_unknown: Annotated[
+        bool, typer.Option(help="Drop every column that is no field instead of refusing the file.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Import appointments (and new patients) from CSV. All or nothing unless --skip-invalid."""
     cli = ctx_of(ctx)
     now = utcnow()
-    report = importer.read_rows(file, cli.settings, now)
+    report = importer.read_rows(
+        file, cli.settings, now, mapping=mapping or (), date_format=date_format, ignore_unknown=ignore_unknown
+    )
     with cli.sessions() as session:  # reads only: every check comes before the first write
         importer.check_against_database(session, report, update_patients=update_patients)
     _refuse_if_invalid(report.invalid, skip_invalid)

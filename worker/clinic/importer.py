@@ -1,20 +1,24 @@
 """Appointment import from CSV: every row is checked, against the file and the database,
 before anything is written.
 
-Header (order free, names case-insensitive):
+Header (order free; case, spaces and punctuation ignored; the usual spreadsheet names such
+as "Mobile" or "Appointment Date" accepted, see worker.clinic.csv_headers, and --map for
+the others):
   phone       required unless patient_id is given; the patient is found by it
   patient_id  an existing patient's id, instead of phone
-  name        required when the phone is not yet a patient
-  start       required; ISO 8601, read in the clinic's zone when it has no offset
+  name        required when the phone is not yet a patient (or first_name and last_name)
+  start       required (or date and time); as --date-format says, ISO 8601 by default,
+              read in the clinic's zone when it has no offset
   duration    minutes, default 60
-  kind        default "session"
+  kind        a kind of config/kinds.yaml in any case, default "session"
   timezone    the patient's IANA zone, for new patients (default: the clinic's)
   language    en or es, for new patients (default en)
   consent     yes/no, for new patients (default yes)
 
 `read_rows` checks each row alone, `check_against_database` resolves rows to patients (a
 phone with a different name is a conflict) and drops appointments already present, and
-`worker.clinic.import_write.write` writes what is left, in batches.
+`worker.clinic.import_write.write` writes what is left, in batches. Every problem of every
+row is reported in the one run, one line per row.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.clinic.import_rows import COLUMNS, Row, parse_row
+from worker.clinic import csv_headers
+from worker.clinic.csv_headers import Layout
+from worker.clinic.import_rows import DateFormat, Row, RowError, RowPatient, RowRules, parse_row
 from worker.db.cipher import cipher_of
 from worker.db.models import Appointment, Patient
 from worker.enums import ACTIVE_APPOINTMENT
@@ -85,6 +91,7 @@ class Ready:
 class ImportReport:
     rows: list[Row] = field(default_factory=list)
     invalid: list[tuple[int, str]] = field(default_factory=list)
+    refused_patients: list[RowPatient] = field(default_factory=list)  # of invalid rows, still to check
     ready: list[Ready] = field(default_factory=list)
     new_patients: dict[str, NewPatient] = field(default_factory=dict)
     updates: dict[int, PatientUpdate] = field(default_factory=dict)
@@ -94,17 +101,36 @@ class ImportReport:
     patients_updated: int = 0
 
 
-def read_rows(path: Path, settings: Settings, now: datetime) -> ImportReport:
-    """Parse and check every row alone; nothing is read from or written to the database."""
-    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
+def read_rows(
+    path: Path,
+    settings: Settings,
+    now: datetime,
+    *,
+    mapping: Sequence[str] = (),
+    date_format: str = "iso",
+    ignore_unknown: bool = False,
+) -> ImportReport:
+    """Parse and check every row alone; nothing is read from or written to the database.
+
+    `mapping` holds --map COLUMN=FIELD items, `date_format` --date-format, `ignore_unknown`
+    drops the columns that are no field. A bad header is one InputError; a bad row is a line
+    of `report.invalid` naming every bad cell of it."""
+    columns = csv_headers.parse_map(mapping)
+    rules = RowRules(settings, now, DateFormat(date_format))
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
     report = ImportReport()
     try:
-        _check_header(path, reader.fieldnames)
-        for line, cells, extra in _numbered(reader):
+        header = next(reader, [])
+        if not any(name.strip() for name in header):
+            raise InputError(f"{path} is empty; the first line must be a header like phone,name,start")
+        layout = csv_headers.resolve(str(path), header, columns, ignore_unknown=ignore_unknown)
+        for line, raw in _numbered(reader, layout.width):
             try:
-                if extra:
-                    raise InputError(f"row: {extra} cell(s) more than the header has")
-                report.rows.append(parse_row(line, cells, settings, now))
+                report.rows.append(parse_row(line, _cells(layout, raw), rules))
+            except RowError as exc:
+                report.invalid.append((line, str(exc)))
+                if exc.patient is not None:
+                    report.refused_patients.append(exc.patient)
             except InputError as exc:
                 report.invalid.append((line, str(exc)))
     except csv.Error as exc:  # the parser cannot go on (a cell over csv's size limit)
@@ -124,30 +150,31 @@ def _read_text(path: Path) -> str:
         raise InputError(f"{path} is not UTF-8 text (line {line}); save it as CSV UTF-8") from None
 
 
-def _numbered(reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, str], int]]:
-    """(line, cells by lower-case column, how many cells the row has beyond the header)."""
+class _CsvLines(Protocol):
+    """A csv reader: its rows, and the line of the file the last one ended on."""
+
+    line_num: int
+
+    def __iter__(self) -> Iterator[list[str]]: ...
+
+
+def _numbered(reader: _CsvLines, width: int) -> Iterator[tuple[int, list[str]]]:
+    """(line, cells) of each row that is not blank, padded to the header's width."""
     for raw in reader:
-        extra = raw.pop(None, None)  # cells beyond the header (csv restkey)
-        if not any((value or "").strip() for value in raw.values()) and not extra:
+        if not any(cell.strip() for cell in raw):
             continue  # blank lines at the end of spreadsheets
-        cells = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
-        yield reader.line_num, cells, len(extra or ())
+        yield reader.line_num, raw + [""] * (width - len(raw)) if len(raw) < width else raw
 
 
-def _check_header(path: Path, fieldnames: object) -> None:
-    if not isinstance(fieldnames, list) or not fieldnames:
-        raise InputError(f"{path} is empty; the first line must be a header like phone,name,start")
-    names = [str(name).strip().lower() for name in fieldnames]
-    unknown = sorted(set(names) - set(COLUMNS))
-    if unknown:
-        raise InputError(f"{path}: unknown column {unknown[0]!r}; known: {', '.join(COLUMNS)}")
-    doubled = sorted({name for name in names if names.count(name) > 1})
-    if doubled:
-        raise InputError(f"{path}: column {doubled[0]!r} appears twice")
-    if "start" not in names:
-        raise InputError(f"{path}: missing column 'start'")
-    if not set(names) & {"phone", "patient_id"}:
-        raise InputError(f"{path}: missing column 'phone' (or 'patient_id')")
+def _cells(layout: Layout, raw: list[str]) -> dict[str, str]:
+    """The row's cells by field; InputError for cells no column would read."""
+    if len(raw) > layout.width:
+        # Its cells are shifted: what the columns would read is not what the row meant.
+        raise InputError(f"row: {len(raw) - layout.width} cell(s) more than the header has")
+    stray = layout.stray(raw)
+    if stray is not None:
+        raise InputError(stray)
+    return layout.cells(raw)
 
 
 def chunks(items: Sequence[T], size: int = QUERY_CHUNK) -> Iterator[Sequence[T]]:
@@ -195,8 +222,11 @@ def same_name(a: str, b: str) -> bool:
 def check_against_database(session: Session, report: ImportReport, *, update_patients: bool) -> None:
     """Resolve each checked row to its patient and fill `report.ready`; conflicts, unknown ids
     and duplicates go to `report.invalid`. Reads only: nothing is written here."""
-    resolver = _Resolver(report, existing_patients(session, _phones(report.rows)), update_patients)
-    known = _known_ids(session, {row.patient_id for row in report.rows if row.patient_id is not None})
+    rows: list[Row | RowPatient] = [*report.rows, *report.refused_patients]
+    resolver = _Resolver(report, existing_patients(session, _phones(rows)), update_patients)
+    known = _known_ids(session, {row.patient_id for row in rows if row.patient_id is not None})
+    if not update_patients:
+        _add_patient_problems(report, resolver.existing, known)
     seen: dict[tuple[int | str, datetime], int] = {}
     for row in report.rows:
         try:
@@ -215,7 +245,26 @@ def check_against_database(session: Session, report: ImportReport, *, update_pat
     report.ready = fresh
 
 
-def _phones(rows: Sequence[Row]) -> set[str]:
+def _add_patient_problems(
+    report: ImportReport, existing: dict[str, ExistingPatient], known: set[int]
+) -> None:
+    """To a row refused for its cells, the problems of its patient too (an unknown id, someone
+    else's phone), so that one run shows everything wrong with it. Only what needs no other
+    row: which name a new phone gets is decided by the valid rows alone."""
+    more: dict[int, str] = {}
+    for who in report.refused_patients:
+        found = existing.get(who.phone) if who.phone is not None else None
+        if who.patient_id is not None and who.patient_id not in known:
+            more[who.line] = f"patient_id: no patient with id {who.patient_id}"
+        elif found is not None and who.name and not same_name(who.name, found.name):
+            more[who.line] = f"phone: belongs to patient {found.id} with a different name"
+    if more:
+        report.invalid = [
+            (line, f"{error}; {more[line]}" if line in more else error) for line, error in report.invalid
+        ]
+
+
+def _phones(rows: Sequence[Row | RowPatient]) -> set[str]:
     return {row.phone for row in rows if row.phone is not None}
 
 

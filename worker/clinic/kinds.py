@@ -19,7 +19,7 @@ from worker.settings import Settings, config_file
 def known_kinds(settings: Settings) -> tuple[str, ...]:
     """The kinds that can be booked, as stored (lowercase, hyphenated), in the file's order."""
     path = kinds_file(config_file(settings, KINDS_FILE).parent)
-    # Read once per change of the file (an import asks once per row); the size too, since
+    # Read once per change of the file (an import asks once per spelling); the size too, since
     # two quick edits can share a modification time.
     stat = path.stat() if path.exists() else None
     return _cached_kinds(path, (stat.st_mtime_ns, stat.st_size) if stat else (0, 0))
