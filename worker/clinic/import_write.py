@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Insert, String, Table, bindparam, func, insert, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.types import TypeEngine
 
 from worker.clinic.import_plan import booking, message_rows
 from worker.clinic.importer import ImportReport, NewPatient, PatientUpdate, Ready, chunks
 from worker.db import audit, blind
+from worker.db.bulk import insert_many
 from worker.db.engine import Sessions, transaction
 from worker.db.models import Base, Patient
 from worker.enums import AppointmentStatus, MessageStatus
@@ -109,7 +108,7 @@ def _update_patients(session: Session, part: Sequence[tuple[int, PatientUpdate]]
 @dataclass
 class _BatchWriter:
     """What every batch of one import shares, and the writing of one batch: new patients,
-    appointments and messages by Core multi-row INSERTs (no ORM object per row), the audit
+    appointments and messages by bulk inserts (worker.db.bulk: no ORM object per row), the audit
     rows through the trail's own `record`."""
 
     settings: Settings
@@ -128,7 +127,7 @@ class _BatchWriter:
             _appointment_row(appointment_id, r, patient_id, self.now)
             for appointment_id, r, patient_id in zip(reserved, batch, ids, strict=True)
         ]
-        _insert_many(session, _APPOINTMENTS, rows)  # Core: the kind is still encrypted by its type
+        insert_many(session, _APPOINTMENTS, rows)  # the kind is still encrypted by its type
         bookings = [(booking(row, *patients[row["patient_id"]]), row["patient_id"]) for row in rows]
         self._plan(session, bookings)
         self.report.imported += len(rows)
@@ -142,7 +141,7 @@ class _BatchWriter:
             _patient_row(session, pid, self.report.new_patients[phone], self.settings, self.actor, self.now)
             for pid, phone in zip(ids, phones, strict=True)
         ]
-        _insert_many(session, _PATIENTS, rows)
+        insert_many(session, _PATIENTS, rows)
         self.created.update(zip(phones, ids, strict=True))
         self.report.patients_created += len(rows)
         # One audit row per batch, linked to every patient in it: `audit list --patient` finds
@@ -160,7 +159,7 @@ class _BatchWriter:
         """The batch's one re-plan: every new appointment's messages in one multi-row INSERT."""
         rows = message_rows(self.settings, self.plans, appointments, self.now)
         if rows:
-            _insert_many(session, _MESSAGES, rows)
+            insert_many(session, _MESSAGES, rows)
         audit.record(
             session,
             self.actor,
@@ -169,38 +168,6 @@ class _BatchWriter:
             appointment_ids=[a.id for a, _ in appointments],
             planned=sum(1 for row in rows if row["status"] == MessageStatus.PLANNED),
         )
-
-
-def _insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Core INSERT of many rows: no ORM object per row, and every column's type still
-    applies (the encrypted ones encrypt). SQLite's executemany runs the rows through one
-    prepared statement in C."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_unnest_insert(table, rows))
-    else:
-        session.execute(insert(table), rows)
-
-
-def _unnest_insert(table: Table, rows: Sequence[dict[str, Any]]) -> Insert:
-    """PostgreSQL: one INSERT ... SELECT unnest(...) with an array parameter per column.
-
-    psycopg sends an executemany as one statement per row, and SQLAlchemy's multi-row VALUES
-    (insertmanyvalues, with RETURNING) has psycopg re-parse a statement of tens of thousands
-    of placeholders per page: both several times slower. Each array element still goes
-    through its column's type. Python-side defaults (created_at) are taken once per
-    statement rather than once per row."""
-    names = list(rows[0])
-    arrays = [
-        bindparam(f"{name}_array", [row[name] for row in rows], type_=ARRAY(_element_type(table.c[name])))
-        for name in names
-    ]
-    return insert(table).from_select(names, select(*(func.unnest(array) for array in arrays)))
-
-
-def _element_type(column: Column[Any]) -> TypeEngine[Any]:
-    # The array is cast to its element type's array, and a cast to VARCHAR(n) would cut an
-    # over-long value silently; without the length the column refuses it, as an INSERT would.
-    return String() if type(column.type) is String else column.type
 
 
 def _reserve_ids(session: Session, table: Table, count: int) -> list[int]:
