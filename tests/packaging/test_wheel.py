@@ -127,6 +127,7 @@ def test_worker_is_imported_from_the_venv_not_the_checkout(installed: Installed)
     assert (purelib / "worker" / "bundled_config" / "example.env").is_file()
     assert (purelib / "worker" / "bundled_config" / "crisis_rules.yaml").is_file()
     assert (purelib / "worker" / "bundled_config" / "crisis_model.json").is_file()
+    assert (purelib / "worker" / "bundled_config" / "examples" / "appointments.csv").is_file()
     migrations = purelib / "worker" / "db" / "migrations"
     assert (migrations / "env.py").is_file() and (migrations / "script.py.mako").is_file()
     assert list((migrations / "versions").glob("0001*.py")), "the first migration is missing"
