@@ -255,13 +255,21 @@ def _add_patient_problems(
     for who in report.refused_patients:
         found = existing.get(who.phone) if who.phone is not None else None
         if who.patient_id is not None and who.patient_id not in known:
-            more[who.line] = f"patient_id: no patient with id {who.patient_id}"
+            more[who.line] = _unknown_id(who.patient_id)
         elif found is not None and who.name and not same_name(who.name, found.name):
-            more[who.line] = f"phone: belongs to patient {found.id} with a different name"
+            more[who.line] = _someone_elses_phone(found)
     if more:
         report.invalid = [
             (line, f"{error}; {more[line]}" if line in more else error) for line, error in report.invalid
         ]
+
+
+def _unknown_id(patient_id: int) -> str:
+    return f"patient_id: no patient with id {patient_id}"
+
+
+def _someone_elses_phone(found: ExistingPatient) -> str:
+    return f"phone: belongs to patient {found.id} with a different name"
 
 
 def _phones(rows: Sequence[Row | RowPatient]) -> set[str]:
@@ -284,7 +292,7 @@ class _Resolver:
     def target(self, row: Row, known: set[int]) -> int | str:
         if row.patient_id is not None:
             if row.patient_id not in known:
-                raise InputError(f"patient_id: no patient with id {row.patient_id}")
+                raise InputError(_unknown_id(row.patient_id))
             return row.patient_id
         assert row.phone is not None
         found = self.existing.get(row.phone)
@@ -311,7 +319,7 @@ class _Resolver:
             if renamed_on is not None:
                 raise InputError(f"phone: line {renamed_on} gives this phone a different name")
             if not self.update_patients:
-                raise InputError(f"phone: belongs to patient {found.id} with a different name")
+                raise InputError(_someone_elses_phone(found))
             update.name, self.named_on[row.phone] = row.name, row.line
         if self.update_patients:
             if row.timezone and row.timezone != found.timezone and update.timezone is None:
