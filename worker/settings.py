@@ -81,6 +81,29 @@ def normalise_database_url(url: str) -> str:
     return f"{driver}://{rest}" if driver else url.strip()
 
 
+def with_password(url: str, password: str) -> str:
+    """A PostgreSQL URL written without a password, given the one from its secret file. A URL
+    that already has one keeps it (the environment wins over secret files, as everywhere);
+    SQLite has none to take."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("postgres") or parts.password is not None or "@" not in parts.netloc:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))
+
+
+def insecure_public_url_warning(settings: Settings) -> str | None:
+    """The start-up warning for CLINIC_ALLOW_INSECURE_PUBLIC_URL (None when not in use)."""
+    if settings.sms_backend == "twilio" and settings.public_url.startswith("http://"):
+        return (
+            "CLINIC_PUBLIC_URL is http:// (CLINIC_ALLOW_INSECURE_PUBLIC_URL=true): Twilio sends patients' "
+            "texts to it in clear; for a local trial only"
+        )
+    return None
+
+
 def _phone_setting(value: str) -> str:
     """Every phone setting passes the same check: a valid number, as E.164."""
     try:
@@ -113,6 +136,21 @@ class Settings(BaseSettings):
     encryption_keys: SecretStr = SecretStr("")
     blind_index_keys: SecretStr = SecretStr("")
     public_url: str = ""
+    # Only for a local trial without TLS: Twilio would send patients' words in clear.
+    allow_insecure_public_url: bool = False
+    # Read from its own secret file (clinic_database_password) and put into a PostgreSQL
+    # CLINIC_DATABASE_URL written without one, so the URL itself holds no secret.
+    database_password: SecretStr = SecretStr("")
+    # Each worker serves its Prometheus metrics on this port (unset: none); the web server
+    # serves them at /metrics, behind this bearer token when one is set.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_token: SecretStr = SecretStr("")
+    # Where a process tree keeps its metrics files (prefork children and web workers write,
+    # the server reads them all); unset: a fresh folder under the system's temp folder.
+    metrics_dir: Path | None = None
+    # Where worker and beat write their heartbeat files, read by `worker --check` and
+    # `beat --check` in the same container; unset: clinic-worker/ under the temp folder.
+    heartbeat_dir: Path | None = None
     keyword_replies: bool = True
     front_desk_number: str = ""
     oncall_number: str = ""
@@ -190,7 +228,7 @@ class Settings(BaseSettings):
     def _database_scheme(cls, value: str) -> str:
         return normalise_database_url(value)
 
-    @field_validator("config_dir", mode="before")
+    @field_validator("config_dir", "metrics_dir", "heartbeat_dir", mode="before")
     @classmethod
     def _config_dir(cls, value: Any) -> Any:
         # Empty means unset (the shipped copy). A relative folder (CLINIC_CONFIG_DIR=config in
@@ -275,6 +313,29 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _optional_port(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _password_into_url(self) -> Settings:
+        password = self.database_password.get_secret_value().strip()
+        if password:
+            self.database_url = with_password(self.database_url, password)
+        return self
+
+    @model_validator(mode="after")
+    def _public_url_secure(self) -> Settings:
+        if self.sms_backend != "twilio" or not self.public_url.startswith("http://"):
+            return self
+        if not self.allow_insecure_public_url:
+            raise ValueError(
+                "CLINIC_PUBLIC_URL must start with https:// with the twilio backend (Twilio would send "
+                "patients' texts in clear); for a local trial only, CLINIC_ALLOW_INSECURE_PUBLIC_URL=true"
+            )
+        return self
 
     @model_validator(mode="after")
     def _twilio_complete(self) -> Settings:

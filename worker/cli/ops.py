@@ -17,8 +17,7 @@ from worker.health import doctor_checks
 from worker.jobs.celery_app import app, attach_settings
 from worker.lib.logs import configure_logging
 from worker.settings import Settings, require_clinic_phone, urgent_queue
-from worker.web import create_app
-from worker.web.app import require_webhook_settings
+from worker.web.serve import serve
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -98,29 +97,20 @@ def run_web(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="Server processes (one per core is right).")
     ] = 1,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            "--forwarded-allow-ips",
+            envvar="CLINIC_FORWARDED_ALLOW_IPS",
+            help="The proxy's address(es), comma-separated: only its X-Forwarded-* headers are believed.",
+        ),
+    ] = "127.0.0.1",
 ) -> None:
-    """Serve the webhooks and /healthz with uvicorn."""
-    import uvicorn
-
+    """Serve the webhooks, the health checks and /metrics with uvicorn."""
     settings = ctx_of(ctx).settings
     _ready_to_send(settings)
     configure_logging(settings.log_level, settings.log_format)
-    if workers == 1:
-        web_app = create_app(settings)  # settings problems stop here, as one line each
-        uvicorn.run(web_app, host=host, port=port, log_config=None, access_log=False)
-        return
-    require_webhook_settings(settings)
-    # Each server process builds its own app from the same environment (an entry point of
-    # its own: settings are read there, not inherited).
-    uvicorn.run(
-        "worker.web.app:from_environment",
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-    )
+    serve(settings, host, port, workers, forwarded_allow_ips)
 
 
 def doctor(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
