@@ -9,14 +9,15 @@ import typer
 
 from worker.cli.context import ctx_of
 from worker.cli.db_roles import db_roles
-from worker.cli.output import emit_json, say, say_status
+from worker.cli.output import emit_json, say, say_error, say_status
 from worker.db.engine import cipher_for, require_database
 from worker.db.migrate import upgrade
 from worker.db.roles import restrict_audit_grants, with_driver
 from worker.health import doctor_checks
 from worker.jobs.celery_app import app, attach_settings
+from worker.jobs.heartbeats import BEAT, URGENT_WORKER, WORKER, check_heartbeat
 from worker.lib.logs import configure_logging
-from worker.settings import Settings, require_clinic_phone, urgent_queue
+from worker.settings import Settings, insecure_public_url_warning, require_clinic_phone, urgent_queue
 from worker.web.serve import serve
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -51,6 +52,9 @@ def _ready_to_send(settings: Settings) -> None:
     HELP texts give it) and an existing database (never an empty one made by accident)."""
     require_clinic_phone(settings)
     require_database(settings.database_url)
+    warning = insecure_public_url_warning(settings)
+    if warning:
+        say_error(warning, prefix="warning: ")
 
 
 def _celery(settings: Settings) -> object:
@@ -63,8 +67,13 @@ def run_worker(ctx: typer.Context) -> None:
     """Run a Celery worker (extra arguments go to `celery worker`).
 
     `--urgent-only`: take only the urgent queue (safety texts, replies, beat's jobs), for a
-    worker that a burst of reminders can never keep busy."""
+    worker that a burst of reminders can never keep busy.
+
+    `--check` (with `--urgent-only` for that worker): exit 0 if this container's worker is
+    taking tasks (its heartbeat is fresh), 1 otherwise; for health checks."""
     settings = ctx_of(ctx).settings
+    if CHECK in ctx.args:
+        _check(settings, URGENT_WORKER if URGENT_ONLY in ctx.args else WORKER, ctx.args)
     _ready_to_send(settings)  # it sends crisis texts, which give the clinic's number
     app = _celery(settings)
     args = [a for a in ctx.args if a != URGENT_ONLY]
@@ -78,11 +87,28 @@ def run_worker(ctx: typer.Context) -> None:
 
 
 URGENT_ONLY = "--urgent-only"
+CHECK = "--check"
+
+
+def _check(settings: Settings, role: str, args: list[str]) -> None:
+    """`worker --check` / `beat --check`: the health check of an orchestrator, run in the
+    process's own container. Reads this container's heartbeat file; connects to nothing."""
+    extra = [a for a in args if a not in {CHECK, URGENT_ONLY}]
+    if extra:
+        raise typer.BadParameter(f"--check takes no other arguments (got {' '.join(extra)})")
+    ok, line = check_heartbeat(settings, role)
+    say_status(ok, line)
+    raise typer.Exit(0 if ok else 1)
 
 
 def run_beat(ctx: typer.Context) -> None:
-    """Run Celery beat, which starts the dispatcher every CLINIC_DISPATCH_INTERVAL seconds."""
+    """Run Celery beat, which starts the dispatcher every CLINIC_DISPATCH_INTERVAL seconds.
+
+    `--check`: exit 0 if this container's beat is ticking or standing by (its heartbeat is
+    fresh), 1 otherwise; for health checks."""
     settings = ctx_of(ctx).settings
+    if CHECK in ctx.args:
+        _check(settings, BEAT, ctx.args)
     _ready_to_send(settings)
     if settings.redis_url.startswith("memory://"):
         raise typer.BadParameter("beat needs Redis; CLINIC_REDIS_URL is memory://")

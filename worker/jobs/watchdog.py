@@ -14,6 +14,11 @@ redeclare the queues and register its polling again. If the event loop does not 
 that within LOOP_GRACE, the process exits (EX_TEMPFAIL) for its supervisor to restart.
 Nothing is lost either way: rows in the database are the truth, and the restart only makes
 the worker take them sooner.
+
+The same thread stamps the worker's heartbeat file (worker.jobs.heartbeats), read by
+`clinic-worker worker --check`: only after a check at which the event loop ran a probe
+sent at the previous check and no waiting task stood still, so a live process whose loop
+is blocked, or whose consumer is deaf, stops stamping.
 """
 
 from __future__ import annotations
@@ -23,10 +28,14 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import redis
 from celery import bootsteps
+
+from worker.jobs.heartbeats import heartbeat_path, worker_role
+from worker.lib.heartbeat import stamp
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +75,26 @@ def oldest(client: Any, queues: Sequence[str]) -> dict[str, bytes | None]:
     return dict(zip(queues, pipe.execute(), strict=True))
 
 
+class LoopProbe:
+    """Asks the worker's event loop, at each check, to run a trivial callback: the loop is
+    alive when the one sent at the previous check has run."""
+
+    def __init__(self, hub: Any) -> None:
+        self._hub = hub
+        self._sent = 0
+        self._ran = 0
+
+    def answered(self) -> bool:
+        """Did the previous probe run? Sends the next one either way."""
+        ok = self._sent > 0 and self._ran == self._sent
+        self._sent += 1
+        self._hub.call_soon(self._mark, self._sent)
+        return ok
+
+    def _mark(self, number: int) -> None:
+        self._ran = number
+
+
 class ConsumerWatchdog(bootsteps.StartStopStep):  # type: ignore[misc]
     """Restarts this worker's consumer when it stops taking tasks that are waiting for it.
 
@@ -97,17 +126,23 @@ class ConsumerWatchdog(bootsteps.StartStopStep):  # type: ignore[misc]
 
     def _watch(self, c: Any, url: str, queues: list[str], stop: threading.Event) -> None:
         client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
-        stall = Stall()
+        stall, loop = Stall(), LoopProbe(c.hub)
+        heartbeat = _heartbeat_file(c, queues)
         try:
             while not stop.wait(CHECK_SECONDS):
+                loop_alive = loop.answered()
                 try:
                     heads = oldest(client, queues)
                 except redis.RedisError:
-                    stall = Stall()  # Redis itself is away: the consumer notices that on its own
+                    # Redis itself is away: the consumer reconnects on its own, and a new
+                    # process would not help, so a live loop still counts as healthy.
+                    stall = Stall()
+                    _stamp(heartbeat, loop_alive, "waiting for Redis")
                     continue
                 if stall.observe(heads, c.task_consumer.channel.qos.can_consume()):
                     self._restart(c, queues, stop)
                     return
+                _stamp(heartbeat, loop_alive and stall.strikes == 0, "consuming")
         finally:
             client.close()
 
@@ -123,6 +158,22 @@ class ConsumerWatchdog(bootsteps.StartStopStep):  # type: ignore[misc]
         # that the supervisor (docker compose's restart policy) starts one.
         log.critical("worker's event loop is not running; exiting so that it is restarted")
         os._exit(EXIT_STALLED)
+
+
+def _heartbeat_file(c: Any, queues: list[str]) -> Path:
+    from worker.jobs.celery_app import settings_of  # the app module imports this one
+
+    settings = settings_of(c.app)
+    return heartbeat_path(settings, worker_role(settings, queues))
+
+
+def _stamp(path: Path, healthy: bool, state: str) -> None:
+    if not healthy:
+        return
+    try:
+        stamp(path, state=state)
+    except OSError as exc:  # a full or read-only disk must not stop the watchdog
+        log.warning("worker heartbeat not written", extra={"error": type(exc).__name__})
 
 
 def _raise_stalled() -> None:
