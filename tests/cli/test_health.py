@@ -1,4 +1,5 @@
-"""A stuck queue is visible: `clinic-worker doctor` and GET /healthz name it."""
+"""A stuck queue is visible: `clinic-worker doctor` and GET /healthz/details name it, while
+the readiness probe, which an orchestrator acts on, stays 200."""
 
 from __future__ import annotations
 
@@ -62,12 +63,15 @@ def test_doctor_names_a_stuck_queue_and_a_stuck_send(cli: Cli) -> None:
 
 
 @pytest.mark.anyio
-async def test_healthz_is_503_with_the_stuck_queue_named(runtime: Runtime) -> None:
+async def test_a_stuck_queue_is_named_in_the_details_and_leaves_the_probes_at_200(runtime: Runtime) -> None:
     _stick(runtime.sessions, runtime.settings)
     transport = httpx.ASGITransport(app=create_app(runtime.settings, runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        response = await client.get("/healthz")
-    assert response.status_code == 503
+        probes = [await client.get(path) for path in ("/livez", "/readyz", "/healthz")]
+        response = await client.get("/healthz/details")
+    assert [probe.status_code for probe in probes] == [200, 200, 200]
+    assert response.status_code == 200
+    assert response.json()["ok"] is False
     queue = response.json()["checks"]["queue"]
     assert queue["ok"] is False and "not claimed" in queue["detail"] and "stuck in sending" in queue["detail"]
 

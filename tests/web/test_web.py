@@ -1,4 +1,4 @@
-"""GET /healthz through the real ASGI app."""
+"""The health probes through the real ASGI app: /livez, /readyz (and /healthz), /healthz/details."""
 
 from __future__ import annotations
 
@@ -6,34 +6,56 @@ import httpx
 import pytest
 
 from tests.conftest import make_settings
+from tests.conftest import RedisServer
 from tests.twilio_standin import StandIn
 from worker.runtime import Runtime, build_runtime
 from worker.settings import Settings
 from worker.web import create_app
 
 
-async def _get(settings: Settings, rt: Runtime) -> httpx.Response:
+async def _get(settings: Settings, rt: Runtime, path: str = "/healthz") -> httpx.Response:
     transport = httpx.ASGITransport(app=create_app(settings, rt))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        return await client.get("/healthz")
+        return await client.get(path)
 
 
 @pytest.mark.anyio
-async def test_healthz_answers_ok_when_database_and_redis_answer(runtime: Runtime) -> None:
-    response = await _get(runtime.settings, runtime)
+@pytest.mark.parametrize("path", ["/readyz", "/healthz"])
+async def test_readiness_answers_ok_when_database_and_redis_answer(runtime: Runtime, path: str) -> None:
+    response = await _get(runtime.settings, runtime, path)
     assert response.status_code == 200
     body = response.json()
-    assert body["ok"] is True and set(body["checks"]) == {"database", "redis", "queue"}
+    assert body["ok"] is True and set(body["checks"]) == {"database", "redis"}
 
 
 @pytest.mark.anyio
-async def test_healthz_is_503_and_names_redis_when_redis_is_down(db_url: str, standin: StandIn) -> None:
+async def test_with_redis_down_readiness_is_503_naming_redis_and_liveness_stays_200(
+    db_url: str, standin: StandIn
+) -> None:
     settings = make_settings(db_url, "redis://127.0.0.1:1/0", standin.url)
     rt = build_runtime(settings)
-    response = await _get(settings, rt)
+    ready, old, alive = [await _get(settings, rt, path) for path in ("/readyz", "/healthz", "/livez")]
     rt.close()
-    assert response.status_code == 503
-    assert response.json()["checks"]["redis"] == {"ok": False, "detail": "no answer: ConnectionError"}
+    for response in (ready, old):
+        assert response.status_code == 503
+        assert response.json()["checks"]["redis"] == {"ok": False, "detail": "no answer: ConnectionError"}
+    assert (alive.status_code, alive.json()) == (200, {"ok": True})
+
+
+@pytest.mark.anyio
+async def test_with_no_database_readiness_is_503_without_naming_the_host_and_liveness_stays_200(
+    standin: StandIn, redis_server: RedisServer
+) -> None:
+    settings = make_settings(
+        "postgresql://clinic_app:secret-pw@127.0.0.1:1/nothing", redis_server.url, standin.url
+    )
+    rt = build_runtime(settings)
+    ready, alive = [await _get(settings, rt, path) for path in ("/readyz", "/livez")]
+    rt.close()
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"]["ok"] is False
+    assert "127.0.0.1" not in ready.text and "secret-pw" not in ready.text and "clinic_app" not in ready.text
+    assert alive.status_code == 200
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The ASGI app: Twilio's webhooks and a health check, built from Settings."""
+"""The ASGI app: Twilio's webhooks, the health probes and /metrics, built from Settings."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from worker.health import check_database, check_queue, check_redis
+from worker.health.probes import details, readiness
 from worker.lib.errors import ConfigError
 from worker.lib.logs import configure_logging
 from worker.runtime import Runtime, build_runtime
@@ -39,10 +39,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     rt = runtime or build_runtime(settings, pool_size=WEB_THREADS)
     inbox, statuses, batcher = Inbox(rt), status_writer(rt), ReplyBatcher(settings)
 
-    async def healthz(_request: Request) -> JSONResponse:
-        checks = await asyncio.to_thread(_health, rt)
-        healthy = all(check["ok"] for check in checks.values())
-        return JSONResponse({"ok": healthy, "checks": checks}, status_code=200 if healthy else 503)
+    async def livez(_request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    async def readyz(_request: Request) -> JSONResponse:
+        checks = await asyncio.to_thread(readiness, rt)
+        healthy = all(check.ok for check in checks.values())
+        body = {"ok": healthy, "checks": {name: check.as_dict() for name, check in checks.items()}}
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    async def health_details(_request: Request) -> JSONResponse:
+        return JSONResponse(await asyncio.to_thread(details, rt, {}))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -56,7 +63,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     routes = [
         Route("/twilio/sms", make_inbound_endpoint(rt, inbox, batcher), methods=["POST"]),
         Route("/twilio/status", make_status_endpoint(rt, statuses), methods=["POST"]),
-        Route("/healthz", healthz, methods=["GET"]),
+        Route("/livez", livez, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/healthz", readyz, methods=["GET"]),  # what deployments made before /readyz probe
+        Route("/healthz/details", health_details, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 
@@ -70,11 +80,3 @@ def require_webhook_settings(settings: Settings) -> None:
         missing.append("CLINIC_TWILIO_AUTH_TOKEN: needed to check Twilio's signatures")
     if missing:
         raise ConfigError(missing)
-
-
-def _health(rt: Runtime) -> dict[str, dict[str, object]]:
-    return {
-        "database": check_database(rt.engine, rt.settings).as_dict(),
-        "redis": check_redis(rt.redis).as_dict(),
-        "queue": check_queue(rt.engine, rt.settings).as_dict(),
-    }

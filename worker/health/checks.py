@@ -1,4 +1,4 @@
-"""Checks shared by `clinic-worker doctor` and `GET /healthz`. None of them prints a secret.
+"""Checks shared by `clinic-worker doctor` and the web probes. None of them prints a secret.
 
 Each failure is one line naming what was tried (the URL, its password masked) and the
 underlying reason as the driver gave it. Warnings (placeholders from config/example.env, a
