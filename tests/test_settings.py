@@ -170,3 +170,81 @@ def test_commands_that_send_a_text_refuse_without_the_clinic_phone(
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("error: CLINIC_CLINIC_PHONE: needed in every crisis-resources text")
     assert list(tmp_path.iterdir()) == []  # refused before anything was created
+
+
+TWILIO_ENV = {
+    "CLINIC_SMS_BACKEND": "twilio",
+    "CLINIC_TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+    "CLINIC_TWILIO_AUTH_TOKEN": "token",
+    "CLINIC_TWILIO_FROM_NUMBER": "+12025550170",
+    "CLINIC_ENCRYPTION_KEYS": "",
+    "CLINIC_BLIND_INDEX_KEYS": "",
+}
+
+
+def _twilio(monkeypatch: pytest.MonkeyPatch, public_url: str) -> None:
+    from cryptography.fernet import Fernet
+
+    for name, value in TWILIO_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CLINIC_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+    monkeypatch.setenv("CLINIC_BLIND_INDEX_KEYS", Fernet.generate_key().decode())
+    monkeypatch.setenv("CLINIC_PUBLIC_URL", public_url)
+
+
+def test_with_twilio_an_http_public_url_is_refused_in_one_line_naming_the_switch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _twilio(monkeypatch, "http://reminders.clinic.org")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    [problem] = caught.value.problems
+    assert "CLINIC_PUBLIC_URL must start with https:// with the twilio backend" in problem
+    assert "CLINIC_ALLOW_INSECURE_PUBLIC_URL=true" in problem
+
+
+def test_with_the_insecure_switch_an_http_public_url_starts_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from worker.settings import insecure_public_url_warning
+
+    _twilio(monkeypatch, "http://localhost:8000")
+    monkeypatch.setenv("CLINIC_ALLOW_INSECURE_PUBLIC_URL", "true")
+    settings = load_settings()
+    assert settings.public_url == "http://localhost:8000"
+    warning = insecure_public_url_warning(settings)
+    assert warning is not None and "in clear" in warning
+    monkeypatch.setenv("CLINIC_PUBLIC_URL", "https://reminders.clinic.org")
+    assert insecure_public_url_warning(load_settings()) is None
+
+
+def test_the_console_backend_takes_an_http_public_url_without_a_word(monkeypatch: pytest.MonkeyPatch) -> None:
+    from worker.settings import insecure_public_url_warning
+
+    monkeypatch.setenv("CLINIC_PUBLIC_URL", "http://localhost:8000")
+    assert insecure_public_url_warning(load_settings()) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "postgresql://clinic_app@db:5432/clinic",
+            "postgresql+psycopg://clinic_app:p%40ss%2Fw%3Ard@db:5432/clinic",
+        ),
+        (
+            "postgresql://clinic_app:from-env@db:5432/clinic",
+            "postgresql+psycopg://clinic_app:from-env@db:5432/clinic",
+        ),
+        ("sqlite:///clinic.sqlite3", "sqlite:///clinic.sqlite3"),
+    ],
+)
+def test_the_database_password_from_its_secret_file_goes_into_a_url_written_without_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, expected: str
+) -> None:
+    (tmp_path / "clinic_database_password").write_text("p@ss/w:rd\n")
+    monkeypatch.setenv("CLINIC_SECRETS_DIR", str(tmp_path))
+    monkeypatch.setenv("CLINIC_DATABASE_URL", url)
+    settings = load_settings()
+    assert settings.database_url == expected
+    assert "p@ss" not in repr(settings)
