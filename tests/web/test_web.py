@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import make_settings
-from tests.conftest import RedisServer
+from tests.conftest import RedisServer, make_settings
 from tests.twilio_standin import StandIn
 from worker.runtime import Runtime, build_runtime
 from worker.settings import Settings

@@ -13,7 +13,7 @@ from worker.cli.output import emit_json, say, say_error, say_status
 from worker.db.engine import cipher_for, require_database
 from worker.db.migrate import upgrade
 from worker.db.roles import restrict_audit_grants, with_driver
-from worker.health import doctor_checks
+from worker.health.checks import doctor_checks
 from worker.jobs.celery_app import app, attach_settings
 from worker.jobs.heartbeats import BEAT, URGENT_WORKER, WORKER, check_heartbeat
 from worker.lib.logs import configure_logging
