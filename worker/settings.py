@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from worker.lib.crypto import DEV_INDEX_KEY_FILE, check_key, dev_key
 from worker.lib.durations import parse_duration
@@ -83,8 +83,7 @@ def normalise_database_url(url: str) -> str:
 
 def with_password(url: str, password: str) -> str:
     """A PostgreSQL URL written without a password, given the one from its secret file. A URL
-    that already has one keeps it (the environment wins over secret files, as everywhere);
-    SQLite has none to take."""
+    that already has one keeps it (written there on purpose); SQLite has none to take."""
     from urllib.parse import quote, urlsplit, urlunsplit
 
     parts = urlsplit(url)
@@ -183,6 +182,20 @@ class Settings(BaseSettings):
     queue_name: str = "clinic-worker"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # A secret file wins over the environment: docker compose hands every container the
+        # whole .env, whose example values (CLINIC_TWILIO_AUTH_TOKEN=replace-me) must never
+        # shadow the secret the clinic mounted.
+        return init_settings, file_secret_settings, env_settings, dotenv_settings
 
     @field_validator("reminder_offsets", mode="before")
     @classmethod
@@ -397,7 +410,8 @@ def load_settings(**overrides: Any) -> Settings:
 
     A secrets directory (Docker secrets: one file per setting, named like its variable,
     e.g. /run/secrets/clinic_twilio_auth_token) is read from CLINIC_SECRETS_DIR, or from
-    /run/secrets when that exists. Environment variables win over secret files.
+    /run/secrets when that exists. A secret file wins over an environment variable of the
+    same name (compose passes the whole .env, example values and all, to every container).
     """
     import os
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from tests.conftest import RedisServer, make_settings
 from tests.twilio_standin import StandIn
+from worker.db.migrate import alembic_config, head_revision
 from worker.runtime import Runtime, build_runtime
 from worker.settings import Settings
 from worker.web import create_app
@@ -71,3 +74,29 @@ def test_web_refuses_to_start_without_what_signatures_need(db_url: str) -> None:
         "CLINIC_PUBLIC_URL",
         "CLINIC_TWILIO_AUTH_TOKEN",
     ]
+
+
+def _previous_revision() -> str:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return str(script.get_revision(head_revision()).down_revision)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("schema", "ready"), [("newer", 200), ("older", 503)])
+async def test_readiness_keeps_serving_on_a_newer_schema_but_not_on_an_older_one(
+    runtime: Runtime, schema: str, ready: int
+) -> None:
+    """A rollout migrates before it replaces the running pods: those keep serving webhooks
+    until replaced. A schema behind the code is another matter: `db upgrade` was not run."""
+    revision = "f00dfeedbeef" if schema == "newer" else _previous_revision()
+    set_version = text("UPDATE alembic_version SET version_num = :v")
+    with runtime.engine.begin() as connection:
+        connection.execute(set_version, {"v": revision})
+    try:
+        response = await _get(runtime.settings, runtime, "/readyz")
+        details = await _get(runtime.settings, runtime, "/healthz/details")
+    finally:
+        with runtime.engine.begin() as connection:
+            connection.execute(set_version, {"v": head_revision()})
+    assert response.status_code == ready, response.text
+    assert details.json()["checks"]["database"]["ok"] is (ready == 200)

@@ -17,6 +17,7 @@ from worker.health.checks import doctor_checks
 from worker.jobs.celery_app import app, attach_settings
 from worker.jobs.heartbeats import BEAT, URGENT_WORKER, WORKER, check_heartbeat
 from worker.lib.logs import configure_logging
+from worker.metrics.folder import prepare_metrics_dir
 from worker.settings import Settings, insecure_public_url_warning, require_clinic_phone, urgent_queue
 from worker.web.serve import serve
 
@@ -75,6 +76,7 @@ def run_worker(ctx: typer.Context) -> None:
     if CHECK in ctx.args:
         _check(settings, URGENT_WORKER if URGENT_ONLY in ctx.args else WORKER, ctx.args)
     _ready_to_send(settings)  # it sends crisis texts, which give the clinic's number
+    prepare_metrics_dir(settings)  # before the pool's processes start: they inherit it
     app = _celery(settings)
     args = [a for a in ctx.args if a != URGENT_ONLY]
     if URGENT_ONLY in ctx.args:
@@ -136,6 +138,7 @@ def run_web(
     settings = ctx_of(ctx).settings
     _ready_to_send(settings)
     configure_logging(settings.log_level, settings.log_format)
+    prepare_metrics_dir(settings)  # before uvicorn starts its server processes
     serve(settings, host, port, workers, forwarded_allow_ips)
 
 

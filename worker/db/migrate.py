@@ -49,6 +49,14 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
+def known_revision(revision: str) -> bool:
+    """Whether this code's migrations include `revision` (False: a newer release migrated)."""
+    try:
+        return ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(revision) is not None
+    except Exception:  # alembic raises its own errors for an unknown or garbled id
+        return False
+
+
 def current_revision(engine: Engine) -> str | None:
     """The schema's revision, read without Alembic's INFO lines (a health check runs often)."""
     for name in _ALEMBIC_CHECK_LOGS:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from worker.db.engine import make_engine, require_database, session_factory, sqlite_file
 from worker.db.errors import NoDatabase, connection_reason
-from worker.db.migrate import current_revision, head_revision
+from worker.db.migrate import current_revision, head_revision, known_revision
 from worker.db.models import utcnow
 from worker.lib.crypto import DEV_INDEX_KEY_FILE, DEV_KEY_FILE
 from worker.lib.errors import InputError, SmsError
@@ -105,9 +105,13 @@ def database_label(url: str) -> str:
     return f"SQLite {path}" if path is not None else mask_url(url)
 
 
-def check_database(engine: Engine, settings: Settings, *, show_url: bool = False) -> Check:
+def check_database(
+    engine: Engine, settings: Settings, *, show_url: bool = False, rolling: bool = False
+) -> Check:
     """`show_url` for doctor: the URL and the driver's reason. /healthz is reachable from
-    outside, so it gets only the kind of error (no host, no user name)."""
+    outside, so it gets only the kind of error (no host, no user name). `rolling` for the
+    readiness probe: a schema newer than this code (migrated for the release replacing this
+    one) is no reason to stop serving."""
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -118,6 +122,10 @@ def check_database(engine: Engine, settings: Settings, *, show_url: bool = False
         where = database_label(settings.database_url)
         return Check(False, f"cannot connect to {where}: {connection_reason(exc)}")
     head = head_revision()
+    if current != head and rolling and current is not None and not known_revision(current):
+        # A newer release's migration ran ahead of its rollout: this process keeps serving
+        # until it is replaced (readiness only; doctor still names it).
+        return Check(True, f"{engine.dialect.name}, schema {current} is newer than this code's {head}")
     if current != head:
         return Check(
             False, f"schema at {current or 'nothing'}, code needs {head}: run `clinic-worker db upgrade`"

@@ -13,26 +13,52 @@ None of them names a host, a user, a patient or a text: they are reachable from 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
 
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from worker.db.models import utcnow
 from worker.health.checks import Check, check_beat, check_database, check_queue, check_redis
+from worker.health.figures import database_figures, redis_figures
 from worker.runtime import Runtime
 
 
 def readiness(rt: Runtime) -> dict[str, Check]:
-    return {"database": check_database(rt.engine, rt.settings), "redis": check_redis(rt.redis)}
+    return {
+        "database": check_database(rt.engine, rt.settings, rolling=True),
+        "redis": check_redis(rt.redis),
+    }
 
 
-def details(rt: Runtime, figures: dict[str, Any]) -> dict[str, object]:
-    """The readiness checks, the queue and beat checks, and `figures` (counts and ages that
-    the metrics show too), as one JSON document with `ok` false when any check fails."""
+def details(rt: Runtime) -> dict[str, object]:
+    """The readiness checks, the queue and beat checks, and the figures the metrics show
+    (backlog, ages, queue depths, open alerts), as one JSON document with `ok` false when
+    any check fails. A store that does not answer costs only its own figures."""
+    now = time.time()
     checks = readiness(rt)
+    body: dict[str, object] = {}
     if checks["database"].ok:
         checks["queue"] = check_queue(rt.engine, rt.settings)
+        body["database"] = _or_none(lambda: database_figures(rt, utcnow()).as_json())
     if rt.redis is not None and checks["redis"].ok:
-        checks["beat"] = check_beat(rt.redis, rt.settings, time.time())
+        checks["beat"] = check_beat(rt.redis, rt.settings, now)
+        body["redis"] = _or_none(lambda: _redis_json(rt, now))
     return {
         "ok": all(check.ok for check in checks.values()),
         "checks": {name: check.as_report() for name, check in checks.items()},
-        **figures,
+        **body,
     }
+
+
+def _redis_json(rt: Runtime, now: float) -> dict[str, object] | None:
+    found = redis_figures(rt, now)
+    return found.as_json() if found is not None else None
+
+
+def _or_none(read: Callable[[], dict[str, object] | None]) -> dict[str, object] | None:
+    # The check just passed; a failure in between is a race, shown as no figures.
+    try:
+        return read()
+    except (SQLAlchemyError, RedisError):
+        return None

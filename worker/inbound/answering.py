@@ -23,6 +23,7 @@ _SENT = (MessageStatus.SENT, MessageStatus.DELIVERED)
 class Processed:
     kind: str
     replies: list[int] = field(default_factory=list)  # outbound rows to enqueue after commit
+    intent: str = ""  # what the text meant (worker.inbound.intents.INTENTS), for the metrics
 
 
 def queue_answer(

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from worker.db.engine import transaction
 from worker.inbound.screening import store_and_screen
-from worker.outbound.statuses import apply_status
+from worker.metrics.record import record_delivery_status
+from worker.outbound.statuses import apply_status, our_status
 from worker.runtime import Runtime
 from worker.sms.base import ProviderMessage
 
@@ -35,13 +36,17 @@ def reconcile(rt: Runtime, now: datetime) -> Reconciled:
         result.seen += 1
         if account and item.account_sid and item.account_sid != account:
             continue
+        moved = False
         with transaction(rt.sessions) as session:
             if item.inbound:
                 stored = store_and_screen(session, rt.settings, rt.screener, _form(item), "reconcile", now)
                 result.inbound_added += stored.new
                 result.urgent += stored.urgent
             elif item.status:
-                result.statuses_updated += apply_status(session, item.sid, item.status, item.error_code, now)
+                moved = apply_status(session, item.sid, item.status, item.error_code, now)
+                result.statuses_updated += moved
+        if moved:  # committed
+            record_delivery_status(str(our_status(item.status, item.error_code)))
     log.info(
         "reconciled",
         extra={

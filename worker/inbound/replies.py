@@ -65,7 +65,7 @@ def process_inbound(
     inbound.patient_id = patient.id if patient else None
     inbound.intent, inbound.intent_rule = reading.intent, reading.rule[:64]
     result = _act(session, settings, catalogue, inbound, patient, reading, now)
-    inbound.kind = result.kind
+    inbound.kind, result.intent = result.kind, reading.intent
     audit.record(
         session,
         "sms",

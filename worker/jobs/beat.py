@@ -34,6 +34,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from worker.jobs.app_settings import settings_of
 from worker.jobs.heartbeats import BEAT, BEAT_STALE_SECONDS, heartbeat_path
 from worker.lib.heartbeat import stamp
 from worker.retries import BEAT_REDIS_RETRY_SECONDS
@@ -93,8 +94,6 @@ class Scheduler(RedBeatScheduler):  # type: ignore[misc]
     def _start_pacemaker(self) -> None:
         if self._pacemaker is not None:
             return
-        from worker.jobs.celery_app import settings_of  # the app names this class by string
-
         path = heartbeat_path(settings_of(self.app), BEAT)
         pacemaker = threading.Thread(target=self._pace, args=(path,), name="beat-heartbeat", daemon=True)
         self._pacemaker = pacemaker

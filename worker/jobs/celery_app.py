@@ -10,22 +10,14 @@ from typing import Any
 
 from celery import Celery
 
+from worker.jobs.app_settings import attach_settings, settings_of
+from worker.jobs.metrics_server import install_metrics_server
 from worker.jobs.watchdog import ConsumerWatchdog
-from worker.settings import Settings, load_settings, urgent_queue
+from worker.settings import Settings, urgent_queue
+
+__all__ = ["app", "attach_settings", "celery_config", "settings_of"]
 
 app = Celery("clinic_worker", include=["worker.jobs.tasks"])
-
-
-def attach_settings(celery: Celery, settings: Settings) -> None:
-    celery.clinic_settings = settings
-
-
-def settings_of(celery: Celery) -> Settings:
-    settings: Settings | None = getattr(celery, "clinic_settings", None)
-    if settings is None:
-        settings = load_settings()
-        celery.clinic_settings = settings
-    return settings
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -122,3 +114,5 @@ app.add_defaults(lambda: celery_config(settings_of(app)))
 
 # A step of every worker's consumer; it does nothing until a worker starts consuming.
 app.steps["consumer"].add(ConsumerWatchdog)
+# Each worker's main process serves its metrics on CLINIC_METRICS_PORT (when set).
+install_metrics_server(lambda: settings_of(app))

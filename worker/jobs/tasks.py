@@ -24,6 +24,7 @@ from worker.jobs.celery_app import app, settings_of
 from worker.jobs.queueing import enqueue_sends
 from worker.lib.errors import SmsError
 from worker.lib.logs import Summary
+from worker.metrics.record import record_inbound
 from worker.outbound.dispatch import batch_size, batches, claim_due, expire_stuck_sending
 from worker.outbound.sending import deliver_batch
 from worker.questionnaires.runs import nudge_or_expire
@@ -109,6 +110,8 @@ def _process(rt: Runtime, inbound_id: int) -> None:
     with transaction(rt.sessions) as session:
         result = process_one_inbound(session, rt.settings, rt.catalogue, inbound_id, utcnow())
         urgent = set(_urgent_ids(session, result.replies)) if result else set()
+    if result is not None:
+        record_inbound(result.intent)  # committed: a rolled-back run is counted when it runs again
     if result is not None and result.replies:
         enqueue_sends(rt.settings, [i for i in result.replies if i in urgent], urgent=True)
         enqueue_sends(rt.settings, [i for i in result.replies if i not in urgent])

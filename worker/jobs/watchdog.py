@@ -34,6 +34,7 @@ from typing import Any
 import redis
 from celery import bootsteps
 
+from worker.jobs.app_settings import settings_of
 from worker.jobs.heartbeats import heartbeat_path, worker_role
 from worker.lib.heartbeat import stamp
 
@@ -161,8 +162,6 @@ class ConsumerWatchdog(bootsteps.StartStopStep):  # type: ignore[misc]
 
 
 def _heartbeat_file(c: Any, queues: list[str]) -> Path:
-    from worker.jobs.celery_app import settings_of  # the app module imports this one
-
     settings = settings_of(c.app)
     return heartbeat_path(settings, worker_role(settings, queues))
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, sessionmaker
 from worker.db.engine import transaction
 from worker.db.models import InboundMessage, Message
 from worker.enums import MessageKind, MessageStatus
+from worker.metrics.record import record_claims, record_lease_expiries, record_outcome
 
 log = logging.getLogger(__name__)
 # The `reason` of a reminder skipped because a later one of the same appointment was due too.
@@ -50,6 +51,8 @@ def claim_due(sessions: sessionmaker[Session], now: datetime, limit: int, lease:
         ids = _claim(session, MessageStatus.PLANNED, Message.due_at, now, limit, lease)
         if len(ids) < limit:
             ids += _claim(session, MessageStatus.QUEUED, Message.lease_until, now, limit - len(ids), lease)
+    record_claims(len(ids))
+    record_outcome(MessageKind.REMINDER, MessageStatus.SKIPPED, superseded)
     if superseded:
         log.info(
             "overdue reminders skipped: a later one of the same appointment goes", extra={"count": superseded}
@@ -146,7 +149,7 @@ def expire_stuck_sending(sessions: sessionmaker[Session], now: datetime) -> int:
     """
     stuck = and_(Message.status == MessageStatus.SENDING, Message.lease_until < now)
     with transaction(sessions) as session:
-        session.execute(
+        requeued = session.execute(
             update(Message)
             .where(stuck, Message.call_started_at.is_(None))
             .values(
@@ -157,17 +160,23 @@ def expire_stuck_sending(sessions: sessionmaker[Session], now: datetime) -> int:
                 reason="worker stopped before calling Twilio; queued again",
             )
         )
-        result = session.execute(
-            update(Message)
-            .where(stuck)
-            .values(
-                status=MessageStatus.AMBIGUOUS,
-                lease_until=None,
-                updated_at=now,
-                reason="worker stopped during the provider call; not resent",
+        ambiguous = list(
+            session.scalars(
+                update(Message)
+                .where(stuck)
+                .values(
+                    status=MessageStatus.AMBIGUOUS,
+                    lease_until=None,
+                    updated_at=now,
+                    reason="worker stopped during the provider call; not resent",
+                )
+                .returning(Message.kind)
             )
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+    record_lease_expiries(int(requeued.rowcount) + len(ambiguous))  # type: ignore[attr-defined]
+    for kind in ambiguous:
+        record_outcome(kind, MessageStatus.AMBIGUOUS)
+    return len(ambiguous)
 
 
 @dataclass(frozen=True)
@@ -201,3 +210,20 @@ def queue_health(session: Session, now: datetime, interval: float) -> QueueHealt
         oldest_overdue=oldest,
         unprocessed_replies=int(waiting or 0),
     )
+
+
+def due_backlog(session: Session, now: datetime) -> tuple[int, datetime | None]:
+    """What the dispatcher would claim now: how many rows, and the earliest due time among
+    them (None when there are none). Grows while beat or every worker is down."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(Message.due_at)).where(_claimable(Message, now))
+    ).one()
+    return int(count), oldest
+
+
+def message_counts(session: Session) -> dict[tuple[str, str], int]:
+    """Rows by (kind, status), as the database holds them now."""
+    rows = session.execute(
+        select(Message.kind, Message.status, func.count()).group_by(Message.kind, Message.status)
+    )
+    return {(str(kind), str(status)): int(count) for kind, status, count in rows}

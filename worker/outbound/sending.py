@@ -25,6 +25,7 @@ from worker.db.engine import retry_while_unavailable, transaction, unavailable
 from worker.db.models import Appointment, Message, Patient, SafetyAlert, utcnow
 from worker.enums import URGENT, MessageKind, MessageStatus
 from worker.lib.errors import Busy, SmsError
+from worker.metrics import record as metrics
 from worker.outbound.compose import compose
 from worker.outbound.dispatch import sending_lease
 from worker.outbound.outcomes import (
@@ -92,7 +93,25 @@ def deliver_batch(rt: Runtime, ids: list[int], clock: Callable[[], datetime] = u
     outcomes.update(
         retry_while_unavailable(lambda: _record(rt, messages, results, clock(), held_until), _window(rt))
     )
+    _count(messages, results, outcomes, clock())
     return outcomes
+
+
+def _count(
+    messages: dict[int, Message], results: dict[int, Result], outcomes: dict[int, Outcome], now: datetime
+) -> None:
+    """The metrics of a batch, once its outcomes are committed (worker.metrics)."""
+    for message_id, result in results.items():
+        if isinstance(result, str | SmsError):  # the provider was called
+            metrics.record_send_attempt(messages[message_id].kind)
+    for message_id, outcome in outcomes.items():
+        message = messages.get(message_id)
+        if message is None:
+            continue  # not claimed by this batch: someone else's to count
+        if outcome.status == MessageStatus.SENT:
+            metrics.record_sent(message.kind, (now - message.due_at).total_seconds())
+        else:
+            metrics.record_outcome(message.kind, outcome.status)
 
 
 def _calling(rt: Runtime, message_id: int, held_until: datetime) -> bool:
@@ -155,6 +174,7 @@ def take_slot(rt: Runtime, give_up_at: float, before_call: Callable[[], bool]) -
     some second; such a slot is given up and another taken.
     """
     ready: bool | None = None
+    waited = 0.0
     while True:
         asked = time.monotonic()
         granted, wait = rt.limiter.reserve(max(0.0, give_up_at - asked))
@@ -163,6 +183,7 @@ def take_slot(rt: Runtime, give_up_at: float, before_call: Callable[[], bool]) -
         slot = asked + wait  # the earliest the slot can be: a slow answer counts as late
         if wait > 0:
             rt.sleep(wait)
+            waited += wait
         if ready is None:
             ready = before_call()
             if not ready:
@@ -170,6 +191,7 @@ def take_slot(rt: Runtime, give_up_at: float, before_call: Callable[[], bool]) -
         # A slot free at once means the rate is not binding: there are no crowded slots
         # after it for a late call to land on.
         if wait == 0 or time.monotonic() - slot <= LATE:
+            metrics.observe_rate_limit_wait(waited)
             return True
 
 

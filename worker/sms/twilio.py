@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from worker.lib.errors import SmsError
+from worker.metrics.record import observe_provider_latency, record_provider_error
 from worker.settings import Settings
 from worker.sms.base import OutboundSms, ProviderMessage
 
@@ -85,6 +87,17 @@ def classify_network_error(exc: requests.RequestException) -> SmsError:
     return SmsError(f"HTTP error talking to Twilio ({type(exc).__name__})", permanent=False)
 
 
+def error_label(exc: TwilioRestException | requests.RequestException) -> str:
+    """The `code` label of a failed call: Twilio's error code, else a short class of failure."""
+    if isinstance(exc, TwilioRestException):
+        return str(exc.code) if exc.code else f"http_{exc.status}"
+    if isinstance(exc, requests.Timeout):
+        return "timeout"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection"
+    return "http"
+
+
 def _never_connected(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     while seen is not None:
@@ -133,12 +146,17 @@ class TwilioSender:
             params["status_callback"] = sms.status_callback
         if sms.validity_period:
             params["validity_period"] = sms.validity_period
+        started = time.monotonic()
         try:
             message = self._messages.create(**params)
         except TwilioRestException as exc:
+            record_provider_error(error_label(exc))
             raise classify_rest_error(exc.status, exc.code) from None
         except requests.RequestException as exc:
+            record_provider_error(error_label(exc))
             raise classify_network_error(exc) from None
+        finally:
+            observe_provider_latency(time.monotonic() - started)
         return str(message.sid)
 
     def recent(self, since: datetime) -> Iterator[ProviderMessage]:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from anyio import to_thread
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -20,6 +21,7 @@ from worker.settings import Settings, load_settings
 from worker.web.batcher import ReplyBatcher
 from worker.web.hooks import make_inbound_endpoint, make_status_endpoint, status_writer
 from worker.web.inbox import Inbox
+from worker.web.metrics import WebhookMetrics, make_metrics_endpoint
 
 # Threads for the work that still runs in one (health checks, enqueueing safety texts), and
 # as many database connections, which also cover the two group-commit writers (inbound
@@ -49,7 +51,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     async def health_details(_request: Request) -> JSONResponse:
-        return JSONResponse(await asyncio.to_thread(details, rt, {}))
+        return JSONResponse(await asyncio.to_thread(details, rt))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -67,8 +69,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/healthz", readyz, methods=["GET"]),  # what deployments made before /readyz probe
         Route("/healthz/details", health_details, methods=["GET"]),
+        Route("/metrics", make_metrics_endpoint(rt), methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(WebhookMetrics)])
 
 
 def require_webhook_settings(settings: Settings) -> None:

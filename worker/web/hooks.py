@@ -31,7 +31,8 @@ from worker.db.models import utcnow
 from worker.jobs.queueing import enqueue_sends
 from worker.lib.errors import Busy
 from worker.lib.groupcommit import GroupCommit
-from worker.outbound.statuses import Callback, record_callbacks
+from worker.metrics.record import record_delivery_status
+from worker.outbound.statuses import Callback, our_status, record_callbacks
 from worker.runtime import Runtime
 from worker.settings import Settings
 from worker.web.batcher import ReplyBatcher
@@ -155,10 +156,13 @@ def make_status_endpoint(rt: Runtime, statuses: GroupCommit[Callback, bool]):  #
         sid = str(form.get("MessageSid") or form.get("SmsSid"))
         status = str(form.get("MessageStatus") or form.get("SmsStatus"))
         # Group commit, like inbound texts: a busy day brings two or three callbacks per text sent.
+        code = _code(form.get("ErrorCode"))
         try:
-            await committed(statuses.submit(Callback(sid, status, _code(form.get("ErrorCode")))))
+            moved = await committed(statuses.submit(Callback(sid, status, code)))
         except (Busy, TimeoutError) as exc:
             return overloaded(exc, "status")
+        if moved:
+            record_delivery_status(str(our_status(status, code)))
         # Always 200 once signed and well-formed: Twilio retries anything else, and an unknown
         # SID is ours to reconcile, not Twilio's to resend.
         return Response(status_code=200)
